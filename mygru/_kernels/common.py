@@ -1,0 +1,222 @@
+"""Machinery shared by every recurrence: input projection, the time loop, the
+truncation driver and the whole-sequence gradient products.
+
+Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
+``rnn.py``) subclasses :class:`Recurrence` and supplies only its cell:
+
+- ``step(i)``: cell ``i`` maps the state ``S[i]`` to ``S[i + 1]``, reading the
+  input pre-activations ``P[i]`` and keeping what its backward needs;
+- ``back(i0, i1, dS, prev)``: given ``dS = dL/dS[i0+1 : i1+1]`` (only what reaches
+  those states through the cells themselves), write the gradients of the
+  pre-activations of cells ``i0 .. i1-1`` into ``G[i0:i1]`` and, when ``prev`` is
+  given, ``dL/dS[i0:i1]`` through those cells into ``prev``. Works for one cell
+  (the sequential loop) and for a whole block of cells at once (truncated BPTT);
+- ``weight_grads(need)``: the recurrent weight gradients from ``G``.
+
+Notation (the docs use the same): ``T`` steps, batch ``N``, ``C`` input features,
+``D`` hidden units, ``k`` gate blocks (3 for the GRU, 1 for the Elman RNN).
+"""
+
+import numpy as np
+
+__all__ = ["Recurrence", "sigmoid", "mm"]
+
+
+def sigmoid(x, out):
+    """σ(x) = (1 + tanh(x / 2)) / 2, written into ``out``.
+
+    Same value as 1 / (1 + exp(-x)) but never overflows, so pre-activations of
+    any size raise no RuntimeWarning."""
+    np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def mm(a, b, out):
+    """``out = a @ b`` as one matrix product over all leading axes of ``a``.
+
+    ``a`` (..., K) and ``out`` (..., M) are viewed as 2-D so that a block of
+    time steps is one BLAS call, not one per step."""
+    o = out.reshape(-1, out.shape[-1])
+    assert out.size == 0 or np.may_share_memory(o, out)  # a view, not a copy
+    np.matmul(a.reshape(-1, a.shape[-1]), b, out=o)
+    return out
+
+
+class Recurrence:
+    """Forward and backward of ``S_t = cell(X_t, S_{t-1})`` over a sequence.
+
+    Parameters
+    ----------
+    X : ndarray, shape (T, N, C)
+    U : ndarray, shape (C, k*D)
+        Input weights of all gates side by side, in the cell's order.
+    b : ndarray, shape (k*D,)
+        Biases of the input pre-activations, same order.
+    W : ndarray, shape (D, k*D)
+        Recurrent weights side by side, in the order the cell multiplies them.
+    s0 : ndarray, shape (N, D)
+    mask_U : None or ndarray, shape (N, k*D)
+        Variational dropout mask on X_t U (the same for every t).
+    mask_W : None or ndarray, shape (D, k*D)
+        DropConnect mask on W.
+    lengths : None or ndarray of int, shape (N,)
+        Sequence n stops after ``lengths[n]`` steps: its later states repeat its
+        last one, and nothing flows back through those steps.
+
+    All arrays share one floating dtype; none of them is written to.
+    """
+
+    def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
+        T, N, C = X.shape
+        D = W.shape[0]
+        self.T, self.N, self.C, self.D = T, N, C, D
+        self.X, self.U, self.mask_U, self.mask_W = X, U, mask_U, mask_W
+        self.W = W if mask_W is None else W * mask_W  # the weights the cells see
+        self.dtype = W.dtype
+
+        # all input projections in one product: P[t] = (X_t U) ⊙ mask_U + b
+        P = mm(X, U, np.empty((T, N, U.shape[1]), self.dtype))
+        if mask_U is not None:
+            P *= mask_U
+        P += b
+        self.P = P
+
+        self.S = np.empty((T + 1, N, D), self.dtype)
+        self.S[0] = s0
+        # alive[t, n] is True while sequence n is still running at cell t
+        self.alive = None if lengths is None else (np.arange(T)[:, None] < lengths)[..., None]
+        self.dead = None if lengths is None else ~self.alive
+        self._scratch = None
+
+    def forward(self):
+        """Run every cell; returns S, shape (T+1, N, D), with S[0] = s0."""
+        S, dead = self.S, self.dead
+        for i in range(self.T):
+            self.step(i)
+            if dead is not None:
+                np.copyto(S[i + 1], S[i], where=dead[i])
+        return S
+
+    def _back(self, i0, i1, dS, prev):
+        """``back`` with finished sequences carrying their gradient straight through."""
+        if self.alive is None:
+            return self.back(i0, i1, dS, prev)
+        self.back(i0, i1, dS * self.alive[i0:i1], prev)
+        if prev is not None:
+            prev += dS * self.dead[i0:i1]
+        return prev
+
+    def state_grads(self, grad, bp_lim=None):
+        """Total derivative dL/dS_t of every state, leaving the cells' gate gradients in G.
+
+        Parameters
+        ----------
+        grad : ndarray, shape (T+1, N, D)
+            What arrives at each output state from outside (the loss terms).
+        bp_lim : None or int >= 0
+            None is full BPTT. Otherwise the loss term at output t flows back through
+            the cells t, t-1, ..., max(1, t-bp_lim) only, so that
+
+                dS[j] = sum over t in j .. j+bp_lim of dL_t/dS_j   (within the window),
+
+            and the parameters of cell t see exactly dS[t].
+
+        Returns
+        -------
+        dS : ndarray, shape (T+1, N, D)
+        """
+        T = self.T
+        dS = np.array(grad, dtype=self.dtype, copy=True)
+        if bp_lim is None or bp_lim >= T:
+            # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
+            carry = np.empty((1, self.N, self.D), self.dtype)
+            for i in range(T - 1, -1, -1):
+                self._back(i, i + 1, dS[i + 1 : i + 2], carry)
+                dS[i] += carry[0]
+            return dS
+        # truncated: pass p moves every term exactly one more cell back, whole
+        # sequence at once; after bp_lim passes each term has crossed bp_lim cells.
+        delta = dS[1:]  # delta[j]: terms at state j+1 that crossed p-1 cells
+        for p in range(1, bp_lim + 1):
+            n = T - p + 1  # cells 0 .. n-1 still carry such terms
+            delta = self._back(0, n, delta[:n], np.empty((n, self.N, self.D), self.dtype))
+            dS[:n] += delta
+            delta = delta[1:]
+        self._back(0, T, dS[1:], None)  # gate gradients from the truncated totals
+        return dS
+
+    def input_grads(self, G, need):
+        """Whole-sequence gradients of U, b and X from the input pre-activation grads.
+
+        ``G`` (T, N, k*D) is dL/dP. With P = (X U) ⊙ mask_U + b:
+        dU = Xᵀ (G ⊙ mask_U), db = Σ_t Σ_n G, dX = (G ⊙ mask_U) Uᵀ."""
+        out = {}
+        if "b" in need:
+            out["b"] = G.sum(axis=(0, 1))
+        Gm = G if self.mask_U is None else G * self.mask_U
+        if "U" in need:
+            out["U"] = self.X.reshape(-1, self.C).T @ Gm.reshape(-1, Gm.shape[-1])
+        if "X" in need:
+            out["X"] = mm(Gm, self.U.T, np.empty((self.T, self.N, self.C), self.dtype))
+        return out
+
+    def scratch(self, L, count):
+        """``count`` work arrays of shape (L, N, D), reused while L stays the same
+        (it is always 1 in the sequential loop, so that loop allocates nothing)."""
+        if self._scratch is None or self._scratch[0].shape[0] != L:
+            self._scratch = [np.empty((L, self.N, self.D), self.dtype) for _ in range(count)]
+        return self._scratch
+
+    @staticmethod
+    def outer(A, B):
+        """Σ_t A_tᵀ B_t: the whole-sequence product behind every weight gradient."""
+        return A.reshape(-1, A.shape[-1]).T @ B.reshape(-1, B.shape[-1])
+
+    # -- packing: named per-gate arrays <-> the side-by-side arrays used above --
+    gates_in = ("",)  # order of the gate blocks in U, b, P and G_in
+    gates_rec = ("",)  # order of the gate blocks in W
+
+    @classmethod
+    def build(cls, X, params, s0, masks=None, lengths=None, **extra):
+        """Construct from named per-gate arrays: params["Uz"], params["Wz"], ... (or
+        "U", "W", "b" for a single-gate cell) and masks with the same keys; any
+        other entry of ``params`` (e.g. "bhn") is passed on as a keyword."""
+        params = dict(params)
+        U = np.concatenate([params.pop("U" + g) for g in cls.gates_in], axis=1)
+        b = np.concatenate([params.pop("b" + g) for g in cls.gates_in])
+        W = np.concatenate([params.pop("W" + g) for g in cls.gates_rec], axis=1)
+        extra.update(params)
+        mask_U = mask_W = None
+        if masks is not None:
+            mask_U = np.concatenate([masks["U" + g] for g in cls.gates_in], axis=1)
+            mask_W = np.concatenate([masks["W" + g] for g in cls.gates_rec], axis=1)
+        return cls(X, U, b, W, s0, mask_U, mask_W, lengths, **extra)
+
+    def named(self, grads):
+        """Split the side-by-side gradients back into per-gate names."""
+        out = dict(grads)
+        D = self.D
+        for key, gates in (("U", self.gates_in), ("b", self.gates_in), ("W", self.gates_rec)):
+            if key in out:
+                whole = out.pop(key)
+                for j, g in enumerate(gates):
+                    out[key + g] = whole[..., j * D : (j + 1) * D]
+        return out
+
+    def backward(self, grad, bp_lim=None, need=frozenset()):
+        """All gradients in one go.
+
+        Returns ``(dS, grads)``: dS (T+1, N, D) is the total derivative of every state
+        (dS[0] is the gradient of s0); ``grads`` maps each name in ``need`` among
+        "X", "U", "b", "W" (and the cell's own extras, e.g. "bhn") to its gradient,
+        split per gate as in :meth:`build` ("Uz", "Wz", ...).
+        """
+        dS = self.state_grads(grad, bp_lim)
+        grads = self.input_grads(self.G_in, need)
+        grads.update(self.weight_grads(need))
+        if "W" in grads and self.mask_W is not None:
+            grads["W"] *= self.mask_W  # W ⊙ M was used, so dL/dW = dL/d(W ⊙ M) ⊙ M
+        return dS, self.named(grads)

@@ -1,0 +1,55 @@
+"""The Elman cell, forward and hand-written backward::
+
+    S_t = f(X_t U + S_{t-1} W + b),   f = tanh or relu                 (5)
+
+Backward of one cell, given dS = dL/dS_t, with G the gradient of the pre-activation::
+
+    G = dS ⊙ f'(·),  f' = 1 − S_t² (tanh) or [S_t > 0] (relu)
+    dS_{t-1} = G Wᵀ
+
+and after the loop dW = Σ S_{t-1}ᵀ G; dU, db, dX as in ``common.py``.
+Nothing but S itself is cached: f' is read off the output.
+"""
+
+import numpy as np
+
+from .common import Recurrence, mm
+
+__all__ = ["Elman"]
+
+
+def _relu(x, out):
+    return np.maximum(x, 0, out=out)
+
+
+class Elman(Recurrence):
+    """Elman recurrence (5). Layouts: U (C, D), b (D,), W (D, D); G (T, N, D)."""
+
+    activations = {"tanh": np.tanh, "relu": _relu}
+
+    def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, nonlinearity):
+        super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
+        self.f = self.activations[nonlinearity]
+        self.nonlinearity = nonlinearity
+        self.G = self.G_in = np.empty((self.T, self.N, self.D), self.dtype)
+
+    def step(self, i):
+        out = self.S[i + 1]
+        np.matmul(self.S[i], self.W, out=out)
+        out += self.P[i]
+        self.f(out, out=out)
+
+    def back(self, i0, i1, dS, prev):
+        G, St = self.G[i0:i1], self.S[i0 + 1 : i1 + 1]
+        if self.nonlinearity == "tanh":
+            np.multiply(St, St, out=G)
+            np.subtract(1, G, out=G)
+            G *= dS
+        else:
+            np.multiply(dS, St > 0, out=G)
+        if prev is not None:
+            mm(G, self.W.T, out=prev)
+        return prev
+
+    def weight_grads(self, need):
+        return {"W": self.outer(self.S[:-1], self.G)} if "W" in need else {}

@@ -1,0 +1,207 @@
+"""What the ``gru`` and ``rnn`` operations share: argument checks, the dtype rule,
+dropout masks and the mygrad ``Operation`` that drives a kernel.
+
+Data flows one way: the functional wrapper checks every argument here, before
+any work; the op turns tensors into arrays of one dtype; the kernel does all the
+arithmetic; the op hands each variable its gradient through ``backward_var``.
+"""
+
+import weakref
+from numbers import Integral, Real
+
+import mygrad._utils.graph_tracking as _track
+import numpy as np
+from mygrad import Tensor
+from mygrad.operation_base import Operation
+
+__all__ = ["RecurrentOp", "Checked", "apply"]
+
+
+class Checked:
+    """The validated arguments of one call: arrays, sizes, dtype and options."""
+
+    def __init__(self, X, params, s0, *, bp_lim, dropout, constant, rng, lengths):
+        self.inputs = {}  # name -> the Tensor as given, or its value as an array
+        self.arrays = {}  # name -> the data as an array
+        self.add("X", X)
+        x = self.arrays["X"]
+        if x.ndim != 3:
+            raise ValueError(f"X must have shape (T, N, C), got shape {x.shape}")
+        self.T, self.N, self.C = x.shape
+        first = next(iter(params))  # the first input weight fixes D
+        u = _real_array(first, params[first])
+        if u.ndim != 2 or u.shape[0] != self.C:
+            raise ValueError(
+                f"{first} must have shape (C, D) with C = {self.C} from X, got shape {u.shape}"
+            )
+        self.D = u.shape[1]
+        sizes = {"C": self.C, "D": self.D, "N": self.N}
+        why = {"C": "C from X", "D": f"D from {first}", "N": "N from X"}
+        for name, value in params.items():
+            self.add(name, value, _EXPECTED[name[0]], sizes, why)
+        if s0 is not None:
+            self.add("s0", s0, ("N", "D"), sizes, why)
+        self.bp_lim = _check_bp_lim(bp_lim)
+        self.dropout = _check_dropout(dropout)
+        if constant is not None and not isinstance(constant, bool):
+            raise TypeError(f"constant must be None, True or False, got {constant!r}")
+        self.rng = _check_rng(rng)
+        self.lengths = None if lengths is None else _check_lengths(lengths, self.T, self.N)
+        self.dtype = _compute_dtype(self.arrays.values())
+
+    def add(self, name, value, expected=None, sizes=None, why=None):
+        a = _real_array(name, value)
+        want = None if expected is None else tuple(sizes[k] for k in expected)
+        if want is not None and a.shape != want:
+            spelled = ", ".join(expected) + ("," if len(expected) == 1 else "")
+            reasons = ", ".join(f"{k} = {sizes[k]} ({why[k]})" for k in dict.fromkeys(expected))
+            raise ValueError(
+                f"{name} must have shape ({spelled}) = {want} with {reasons}, got shape {a.shape}"
+            )
+        self.arrays[name] = a
+        self.inputs[name] = value if isinstance(value, Tensor) else a
+
+    def masks(self, fields):
+        """Draw one dropout mask per field ("U…" of shape (N, D), "W…" of shape (D, D)),
+        values 0 or 1/(1-p) in the compute dtype; None without dropout."""
+        if not self.dropout:
+            return None
+        keep = 1.0 - self.dropout
+        if self.rng is None:  # numpy's global RNG, so np.random.seed reproduces a run
+            uniform = np.random.random_sample
+        else:
+            gen = self.rng if isinstance(self.rng, np.random.Generator) else np.random.default_rng(self.rng)
+            uniform = gen.random
+        scale = np.asarray(1.0 / keep, dtype=self.dtype)
+        out = []
+        for name in fields:
+            shape = (self.N, self.D) if name[0] == "U" else (self.D, self.D)
+            out.append((uniform(shape) < keep).astype(self.dtype) * scale)
+        return out
+
+
+# the shape of each kind of argument, by its first letter
+_EXPECTED = {"U": ("C", "D"), "W": ("D", "D"), "b": ("D",)}
+
+
+def _real_array(name, value):
+    a = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers (an integer or floating dtype), got dtype {a.dtype}")
+    return a
+
+
+def _compute_dtype(arrays):
+    """The floating result type of the given inputs: float64 for integer-only input,
+    float16 promoted to float32 (numpy has no fast float16 matrix product)."""
+    dtype = np.result_type(*arrays)
+    if dtype.kind != "f":
+        return np.dtype(np.float64)
+    return np.promote_types(dtype, np.float32)
+
+
+def _check_bp_lim(bp_lim):
+    if bp_lim is None:
+        return None
+    if isinstance(bp_lim, bool) or not isinstance(bp_lim, Integral):
+        raise TypeError(f"bp_lim must be None or an int >= 0, got {bp_lim!r} of type {type(bp_lim).__name__}")
+    if bp_lim < 0:
+        raise ValueError(f"bp_lim must be None or an int >= 0, got {bp_lim}")
+    return int(bp_lim)
+
+
+def _check_dropout(dropout):
+    if isinstance(dropout, bool) or not isinstance(dropout, Real):
+        raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r} of type {type(dropout).__name__}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    return float(dropout)
+
+
+def _check_rng(rng):
+    if rng is None or isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, Integral):
+        raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+    return int(rng)
+
+
+def _check_lengths(lengths, T, N):
+    a = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"lengths must hold integers, got dtype {a.dtype}")
+    if a.shape != (N,):
+        raise ValueError(f"lengths must have shape (N,) = ({N},) with N from X, got shape {a.shape}")
+    if N and (a.min() < 1 or a.max() > T):
+        raise ValueError(f"lengths must lie in 1..T = 1..{T}, got values from {a.min()} to {a.max()}")
+    return a.astype(np.intp)
+
+
+class RecurrentOp(Operation):
+    """A mygrad Operation whose forward and backward are one recurrence kernel.
+
+    Subclasses set ``kernel_names``: the order of ``variables`` by name. The whole
+    backward runs once, in :meth:`backward`; :meth:`backward_var` only hands out
+    the gradients it computed. After backward the output tensor's ``grad`` is the
+    total derivative dL/dS_t of every state (see the docs on ``s.grad``).
+    """
+
+    names: tuple  # the names of self.variables, in order
+    mask_fields: tuple  # the fields of the dropout-mask NamedTuple
+    masks_type: type
+
+    def __call__(self, *variables, kernel, checked, masks, keep, **kernel_kwargs):
+        self.variables = variables
+        dtype = checked.dtype
+        arrays = {name: v.data.astype(dtype, copy=False) for name, v in zip(self.names, variables)}
+        X, s0 = arrays.pop("X"), arrays.pop("s0")
+        self.dropout_masks = None if masks is None else self.masks_type(*masks)
+        kernel = kernel.build(
+            X, arrays, s0, None if masks is None else dict(zip(self.mask_fields, masks)),
+            checked.lengths, **kernel_kwargs,
+        )
+        self.bp_lim = checked.bp_lim
+        S = kernel.forward()
+        # keep the activations only if a backward pass can come
+        self._kernel = kernel if keep and _track.TRACK_GRAPH else None
+        self._output = None
+        return S
+
+    def backward(self, grad, **kwargs):
+        need = {_KIND.get(name, name) for name, v in zip(self.names, self.variables) if not v.constant}
+        dS, grads = self._kernel.backward(grad, self.bp_lim, need)
+        self._kernel = None  # release the cached activations
+        grads["s0"] = dS[0]
+        out = None if self._output is None else self._output()
+        if out is not None:
+            out._grad = dS  # the documented s.grad: total derivative of every state
+        self._grads = grads
+        super().backward(grad, **kwargs)
+        self._grads = None
+
+    def backward_var(self, grad, index, **kwargs):
+        return self._grads[self.names[index]]
+
+
+# which kernel gradient each argument needs ("Uz" -> the input weights "U", ...)
+_KIND = {n: n[0] for n in ("U", "Uz", "Ur", "Uh", "W", "Wz", "Wr", "Wh", "b", "bz", "br", "bh")}
+
+
+def apply(op, checked, constant, *, kernel, **kernel_kwargs):
+    """Run ``op`` on the checked arguments through mygrad, wiring up ``s.grad``."""
+    inputs = dict(checked.inputs)
+    inputs.setdefault("s0", np.zeros((checked.N, checked.D), checked.dtype))
+    variables = [inputs[name] for name in op.names]
+    masks = checked.masks(op.mask_fields)
+    # keep the activations only if a backward pass can reach this op
+    keep = constant is False or (
+        constant is None and any(isinstance(v, Tensor) and not v.constant for v in variables)
+    )
+    s = Tensor._op(
+        op, *variables,
+        op_kwargs=dict(kernel=kernel, checked=checked, masks=masks, keep=keep, **kernel_kwargs),
+        constant=constant,
+    )
+    if s.creator is not None:
+        s.creator._output = weakref.ref(s)
+    return s

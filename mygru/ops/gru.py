@@ -1,0 +1,142 @@
+"""``mygru.gru``: a gated recurrent unit as one mygrad operation."""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._kernels import GRU, GRUResetAfter
+from ._base import Checked, RecurrentOp, apply
+
+__all__ = ["gru", "GRUOp", "DropoutMasks"]
+
+
+class DropoutMasks(NamedTuple):
+    """The masks one ``gru`` call drew: ``s.creator.dropout_masks``.
+
+    ``Uz``, ``Ur``, ``Uh`` (N, D) multiply X_t Uz, X_t Ur, X_t Uh at every step;
+    ``Wz``, ``Wr``, ``Wh`` (D, D) multiply the hidden weights (DropConnect).
+    Values are 0 or 1/(1 − p)."""
+
+    Uz: np.ndarray
+    Ur: np.ndarray
+    Uh: np.ndarray
+    Wz: np.ndarray
+    Wr: np.ndarray
+    Wh: np.ndarray
+
+
+class GRUOp(RecurrentOp):
+    """The operation behind :func:`gru`; ``s.creator`` of its output."""
+
+    names = ("X", "Uz", "Wz", "bz", "Ur", "Wr", "br", "Uh", "Wh", "bh", "s0")
+    mask_fields = DropoutMasks._fields
+    masks_type = DropoutMasks
+
+
+class GRUResetAfterOp(GRUOp):
+    """:class:`GRUOp` for ``reset_after=True``: one more variable, ``bhn``."""
+
+    names = GRUOp.names + ("bhn",)
+
+
+def gru(X, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, s0=None, bp_lim=None, dropout=0.0,
+        constant=None, *, rng=None, reset_after=False, bhn=None, lengths=None):
+    r"""Runs a gated recurrent unit over a sequence, returning every hidden state.
+
+    A drop-in replacement for ``mygrad.nnet.layers.gru``: the same arguments, the
+    same numbers, a hand-written backward in numpy (no numba), and a gradient for
+    ``s0`` when it is a non-constant tensor.
+
+    .. math::
+
+        Z_t &= \sigma(X_t U_z + S_{t-1} W_z + b_z) \\
+        R_t &= \sigma(X_t U_r + S_{t-1} W_r + b_r) \\
+        H_t &= \tanh(X_t U_h + (R_t \odot S_{t-1}) W_h + b_h) \\
+        S_t &= (1 - Z_t) \odot H_t + Z_t \odot S_{t-1}
+
+    With ``reset_after=True`` (PyTorch's formulation) the candidate is
+    :math:`H_t = \tanh(X_t U_h + b_h + R_t \odot (S_{t-1} W_h + b_{hn}))`.
+
+    Parameters
+    ----------
+    X : array_like, shape (T, N, C)
+        The input sequence: T steps of a batch of N vectors of C features.
+    Uz, Ur, Uh : array_like, shape (C, D)
+        Input weights of the update gate, reset gate and candidate.
+    Wz, Wr, Wh : array_like, shape (D, D)
+        Hidden (recurrent) weights, same order.
+    bz, br, bh : array_like, shape (D,)
+        Biases, same order.
+    s0 : None or array_like, shape (N, D)
+        Initial state; zeros when None. A non-constant Tensor gets a gradient;
+        None, an array or a constant Tensor do not.
+    bp_lim : None or int >= 0
+        Truncated back-propagation through time: the loss term at output t flows
+        back through the cells t, t-1, ..., max(1, t - bp_lim) only; the state
+        entering that window counts as a constant, except that a window reaching
+        past the start (t - bp_lim <= 0) flows on into ``s0``. None (full BPTT) and
+        any bp_lim >= T are the same. See the docs' page on bp_lim.
+    dropout : float in [0, 1)
+        Variational input dropout (one (N, D) mask per gate on X_t U, shared by all
+        steps) and DropConnect on Wz, Wr, Wh (one (D, D) mask each), all scaled by
+        1/(1 - dropout). The masks are ``s.creator.dropout_masks``.
+    constant : None or bool
+        As in mygrad: None makes the result constant iff every tensor input is.
+    rng : None, int or numpy.random.Generator, keyword-only
+        Source of the dropout masks: None draws from numpy's global RNG (so
+        ``np.random.seed`` reproduces a run), an int seeds a fresh
+        ``np.random.default_rng``, a Generator is used as given.
+    reset_after : bool, keyword-only
+        Apply the reset gate after the hidden product, as PyTorch does.
+    bhn : None or array_like, shape (D,), keyword-only
+        The candidate's recurrent bias b_hn (PyTorch's ``b_hn``); only with
+        ``reset_after=True``, zeros when None.
+    lengths : None or array_like of int, shape (N,), keyword-only
+        Sequence n runs for ``lengths[n]`` steps (1..T); its later states repeat its
+        last one and pass gradients straight through.
+
+    Returns
+    -------
+    s : mygrad.Tensor, shape (T+1, N, D)
+        ``s[0]`` is s0 and ``s[t]`` is S_t. The computation uses the floating result
+        type of the inputs (float64 for integer-only input, float16 as float32).
+        After ``backward``, ``s.grad`` holds the total derivative dL/dS_t of every
+        state, S_0 included, within the bp_lim windows.
+
+    Notes
+    -----
+    T: sequence length, N: batch size, C: input features, D: hidden units.
+
+    References
+    ----------
+    .. [1] Y. Gal, Z. Ghahramani, "A Theoretically Grounded Application of Dropout
+           in Recurrent Neural Networks", arXiv:1512.05287, 2016.
+    .. [2] S. Merity, N. S. Keskar, R. Socher, "Regularizing and Optimizing LSTM
+           Language Models", arXiv:1708.02182, 2017.
+
+    Examples
+    --------
+    >>> import mygrad as mg, numpy as np, mygru
+    >>> T, N, C, D = 5, 2, 3, 4
+    >>> rng = np.random.default_rng(0)
+    >>> params = [mg.tensor(rng.normal(size=shape)) for shape in [(C, D), (D, D), (D,)] * 3]
+    >>> s = mygru.gru(rng.normal(size=(T, N, C)), *params)
+    >>> s.shape
+    (6, 2, 4)
+    >>> s[-1].sum().backward()
+    >>> params[0].grad.shape
+    (3, 4)
+    """
+    if not isinstance(reset_after, bool):
+        raise TypeError(f"reset_after must be True or False, got {reset_after!r}")
+    if bhn is not None and not reset_after:
+        raise ValueError("bhn (the candidate's recurrent bias) is only used with reset_after=True")
+    params = dict(Uz=Uz, Wz=Wz, bz=bz, Ur=Ur, Wr=Wr, br=br, Uh=Uh, Wh=Wh, bh=bh)
+    if bhn is not None:
+        params["bhn"] = bhn
+    checked = Checked(X, params, s0, bp_lim=bp_lim, dropout=dropout, constant=constant,
+                      rng=rng, lengths=lengths)
+    if not reset_after:
+        return apply(GRUOp, checked, constant, kernel=GRU)
+    checked.inputs.setdefault("bhn", np.zeros(checked.D, checked.dtype))
+    return apply(GRUResetAfterOp, checked, constant, kernel=GRUResetAfter)

@@ -1,0 +1,73 @@
+"""``mygru.rnn``: the Elman recurrence as one mygrad operation."""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._kernels import Elman
+from ._base import Checked, RecurrentOp, apply
+
+__all__ = ["rnn", "RNNOp", "RNNDropoutMasks"]
+
+
+class RNNDropoutMasks(NamedTuple):
+    """The masks one ``rnn`` call drew: ``U`` (N, D) on X_t U at every step and
+    ``W`` (D, D) on W (DropConnect); values 0 or 1/(1 − p)."""
+
+    U: np.ndarray
+    W: np.ndarray
+
+
+class RNNOp(RecurrentOp):
+    """The operation behind :func:`rnn`; ``s.creator`` of its output."""
+
+    names = ("X", "U", "W", "b", "s0")
+    mask_fields = RNNDropoutMasks._fields
+    masks_type = RNNDropoutMasks
+
+
+def rnn(X, U, W, b, s0=None, bp_lim=None, dropout=0.0, constant=None, *,
+        nonlinearity="tanh", rng=None, lengths=None):
+    r"""Runs an Elman recurrent layer over a sequence, returning every hidden state.
+
+    .. math::
+
+        S_t = f(X_t U + S_{t-1} W + b), \quad f = \tanh \text{ or } \mathrm{relu}
+
+    This is the cell of ``torch.nn.RNN`` (with ``b`` = b_ih + b_hh).
+
+    Parameters
+    ----------
+    X : array_like, shape (T, N, C)
+    U : array_like, shape (C, D)
+        Input weights.
+    W : array_like, shape (D, D)
+        Hidden weights.
+    b : array_like, shape (D,)
+    s0 : None or array_like, shape (N, D)
+        Initial state; zeros when None. A non-constant Tensor gets a gradient.
+    bp_lim, dropout, constant, rng, lengths
+        Exactly as in :func:`mygru.gru`; the dropout masks are
+        ``s.creator.dropout_masks``, an :class:`RNNDropoutMasks` (U (N, D), W (D, D)).
+    nonlinearity : {"tanh", "relu"}, keyword-only
+
+    Returns
+    -------
+    s : mygrad.Tensor, shape (T+1, N, D)
+        ``s[0]`` is s0, ``s[t]`` is S_t; after ``backward``, ``s.grad`` is the total
+        derivative dL/dS_t of every state.
+
+    Examples
+    --------
+    >>> import mygrad as mg, numpy as np, mygru
+    >>> rng = np.random.default_rng(0)
+    >>> U, W, b = (mg.tensor(rng.normal(size=shape)) for shape in [(3, 4), (4, 4), (4,)])
+    >>> s = mygru.rnn(rng.normal(size=(5, 2, 3)), U, W, b, nonlinearity="relu")
+    >>> s.shape
+    (6, 2, 4)
+    """
+    if nonlinearity not in Elman.activations:
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    checked = Checked(X, dict(U=U, W=W, b=b), s0, bp_lim=bp_lim, dropout=dropout,
+                      constant=constant, rng=rng, lengths=lengths)
+    return apply(RNNOp, checked, constant, kernel=Elman, nonlinearity=nonlinearity)

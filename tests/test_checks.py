@@ -1,0 +1,161 @@
+"""Every bad-input rule: the right exception, before any work, naming the argument."""
+
+import mygrad as mg
+import numpy as np
+import pytest
+
+import mygru
+
+T, N, C, D = 3, 2, 4, 5
+
+
+def gru_args(**override):
+    rng = np.random.default_rng(0)
+    args = dict(X=rng.normal(size=(T, N, C)))
+    for g in "zrh":
+        args["U" + g] = rng.normal(size=(C, D))
+        args["W" + g] = rng.normal(size=(D, D))
+        args["b" + g] = rng.normal(size=(D,))
+    args.update(override)
+    return args
+
+
+def call_gru(**override):
+    a = gru_args(**override)
+    pos = [a.pop(k) for k in ("X", "Uz", "Wz", "bz", "Ur", "Wr", "br", "Uh", "Wh", "bh")]
+    return mygru.gru(*pos, **a)
+
+
+def call_rnn(**override):
+    rng = np.random.default_rng(0)
+    a = dict(X=rng.normal(size=(T, N, C)), U=rng.normal(size=(C, D)),
+             W=rng.normal(size=(D, D)), b=rng.normal(size=(D,)))
+    a.update(override)
+    pos = [a.pop(k) for k in ("X", "U", "W", "b")]
+    return mygru.rnn(*pos, **a)
+
+
+SHAPE_CASES = [
+    ("X", np.zeros((T, N)), "X must have shape (T, N, C)"),
+    ("X", np.zeros((T, N, C, 1)), "got shape (3, 2, 4, 1)"),
+    ("Uz", np.zeros((C + 1, D)), "Uz must have shape (C, D) with C = 4 from X"),
+    ("Uz", np.zeros(C), "Uz must have shape (C, D)"),
+    ("Ur", np.zeros((C, D + 1)), "Ur must have shape (C, D) = (4, 5)"),
+    ("Uh", np.zeros((C + 1, D)), "Uh must have shape (C, D) = (4, 5)"),
+    ("Wz", np.zeros((D, D + 1)), "Wz must have shape (D, D) = (5, 5) with D = 5 (D from Uz)"),
+    ("Wr", np.zeros((D + 1, D)), "Wr must have shape (D, D)"),
+    ("Wh", np.zeros(D), "Wh must have shape (D, D)"),
+    ("bz", np.zeros(D + 1), "bz must have shape (D,) = (5,)"),
+    ("br", np.zeros((1, D)), "br must have shape (D,)"),
+    ("bh", np.zeros(D - 1), "bh must have shape (D,)"),
+    ("s0", np.zeros((N + 1, D)), "s0 must have shape (N, D) = (2, 5) with N = 2 (N from X)"),
+    ("s0", np.zeros((N, D + 2)), "got shape (2, 7)"),
+    ("bhn", np.zeros(D), "bhn (the candidate's recurrent bias) is only used with reset_after=True"),
+]
+
+
+@pytest.mark.parametrize("name, value, message", SHAPE_CASES)
+def test_wrong_shapes_raise_value_error_naming_the_argument(name, value, message):
+    with pytest.raises(ValueError) as err:
+        call_gru(**{name: value})
+    assert message in str(err.value)
+    assert str(err.value).startswith(name)
+
+
+def test_bhn_shape_with_reset_after():
+    with pytest.raises(ValueError, match=r"bhn must have shape \(D,\) = \(5,\)"):
+        call_gru(reset_after=True, bhn=np.zeros(D + 1))
+
+
+@pytest.mark.parametrize("name", ["X", "Uz", "Wr", "bh", "s0"])
+@pytest.mark.parametrize("bad", [np.array([["a"]]), np.zeros((1, 1), complex), np.ones((1, 1), bool)])
+def test_non_real_dtypes_raise_type_error_naming_the_argument(name, bad):
+    with pytest.raises(TypeError, match=rf"^{name} must hold real numbers.*got dtype {bad.dtype}"):
+        call_gru(**{name: bad})
+
+
+@pytest.mark.parametrize(
+    "value, exc, message",
+    [
+        (-1, ValueError, "bp_lim must be None or an int >= 0, got -1"),
+        (2.0, TypeError, "bp_lim must be None or an int >= 0, got 2.0 of type float"),
+        (True, TypeError, "bp_lim must be None or an int >= 0, got True of type bool"),
+        ("3", TypeError, "bp_lim must be None or an int >= 0"),
+    ],
+)
+def test_bad_bp_lim(value, exc, message):
+    with pytest.raises(exc, match=message.replace("(", r"\(")):
+        call_gru(bp_lim=value)
+
+
+@pytest.mark.parametrize(
+    "value, exc, message",
+    [
+        (1.0, ValueError, "dropout must be in [0, 1), got 1.0"),
+        (-0.1, ValueError, "dropout must be in [0, 1), got -0.1"),
+        (float("nan"), ValueError, "dropout must be in [0, 1), got nan"),
+        (True, TypeError, "dropout must be a number in [0, 1), got True"),
+        ("0.5", TypeError, "dropout must be a number in [0, 1)"),
+    ],
+)
+def test_bad_dropout(value, exc, message):
+    with pytest.raises(exc) as err:
+        call_gru(dropout=value)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("value", [1.5, "seed", True, np.random.RandomState(0)])
+def test_bad_rng(value):
+    with pytest.raises(TypeError, match="rng must be None, an int seed or a numpy.random.Generator"):
+        call_gru(rng=value, dropout=0.5)
+
+
+def test_bad_constant_and_reset_after():
+    with pytest.raises(TypeError, match="constant must be None, True or False"):
+        call_gru(constant="yes")
+    with pytest.raises(TypeError, match="reset_after must be True or False"):
+        call_gru(reset_after=1)
+
+
+@pytest.mark.parametrize(
+    "value, exc, message",
+    [
+        ([1, 2, 3], ValueError, "lengths must have shape (N,) = (2,) with N from X, got shape (3,)"),
+        ([0, 2], ValueError, "lengths must lie in 1..T = 1..3, got values from 0 to 2"),
+        ([1, 4], ValueError, "lengths must lie in 1..T = 1..3, got values from 1 to 4"),
+        ([1.0, 2.0], TypeError, "lengths must hold integers, got dtype float64"),
+    ],
+)
+def test_bad_lengths(value, exc, message):
+    for call in (call_gru, call_rnn):
+        with pytest.raises(exc) as err:
+            call(lengths=value)
+        assert message in str(err.value)
+
+
+def test_bad_nonlinearity_names_the_allowed_values():
+    with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu', got 'sigmoid'"):
+        call_rnn(nonlinearity="sigmoid")
+
+
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("U", np.zeros((C + 1, D)), "U must have shape (C, D) with C = 4 from X"),
+        ("W", np.zeros((D, 1)), "W must have shape (D, D) = (5, 5) with D = 5 (D from U)"),
+        ("b", np.zeros(2), "b must have shape (D,) = (5,)"),
+        ("s0", np.zeros((1, D)), "s0 must have shape (N, D) = (2, 5)"),
+    ],
+)
+def test_rnn_wrong_shapes(name, value, message):
+    with pytest.raises(ValueError) as err:
+        call_rnn(**{name: value})
+    assert message in str(err.value)
+
+
+def test_checks_come_before_any_work():
+    """A bad late argument must not leave a graph behind on the tensors."""
+    Uz = mg.tensor(np.zeros((C, D)))
+    with pytest.raises(ValueError):
+        call_gru(Uz=Uz, bp_lim=-1)
+    assert not Uz._ops

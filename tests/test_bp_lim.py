@@ -1,0 +1,134 @@
+"""Truncated BPTT against the windowed reference: for every output t, the loss term at t
+back-propagated through the unrolled graph of its own window only, summed over t."""
+
+import mygrad as mg
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mygru
+from reference import GRU_NAMES, RNN_NAMES, gru_cell, reference, rnn_cell
+from strategies import check_against_reference, data, problems
+
+OPS = {
+    "gru": (GRU_NAMES, lambda x, s, p, m: gru_cell(x, s, p, m)),
+    "gru_reset_after": (GRU_NAMES + ("bhn",), lambda x, s, p, m: gru_cell(x, s, p, m, reset_after=True)),
+    "rnn_tanh": (RNN_NAMES, lambda x, s, p, m: rnn_cell(x, s, p, m, "tanh")),
+    "rnn_relu": (RNN_NAMES, lambda x, s, p, m: rnn_cell(x, s, p, m, "relu")),
+}
+
+
+def call(kind, prob, **kwargs):
+    params = dict(prob["params"])
+    if kind.startswith("gru"):
+        if kind == "gru_reset_after":
+            kwargs.update(reset_after=True, bhn=params.pop("bhn"))
+        return mygru.gru(prob["X"], *params.values(), s0=prob["s0"], **kwargs)
+    return mygru.rnn(prob["X"], *params.values(), s0=prob["s0"],
+                     nonlinearity=kind.split("_")[1], **kwargs)
+
+
+def run_and_reference(kind, prob, bp_lim, dropout=0.0, lengths=None):
+    names, cell = OPS[kind]
+    s = call(kind, prob, bp_lim=bp_lim, dropout=dropout, rng=0, lengths=lengths)
+    masks = s.creator.dropout_masks
+    m = {} if masks is None else {k: np.asarray(v, np.float64) for k, v in masks._asdict().items()}
+    s0 = np.zeros((prob["N"], prob["D"])) if prob["s0"] is None else data(prob["s0"])
+    ref = reference(lambda x, st_, p: cell(x, st_, p, m), data(prob["X"]),
+                    {k: data(v) for k, v in prob["params"].items()}, s0, prob["grad"],
+                    bp_lim=bp_lim, lengths=lengths)
+    s.backward(prob["grad"])
+    return s, ref
+
+
+def bp_lims(T):
+    """k in {0, 1, 2, T-2, T-1, T, T+5, None}, those that are >= 0."""
+    return sorted({k for k in (0, 1, 2, T - 2, T - 1, T, T + 5) if k >= 0}) + [None]
+
+
+@pytest.mark.parametrize("kind", list(OPS))
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+@given(data_=st.data())
+def test_truncated_gradients_match_windowed_reference(kind, dropout, data_):
+    prob = data_.draw(problems(OPS[kind][0], max_T=7, max_size=4))
+    for k in bp_lims(prob["T"]):  # (mygrad clears the inputs' grads at each new call)
+        s, ref = run_and_reference(kind, prob, k, dropout)
+        check_against_reference(s, prob, ref)
+
+
+@pytest.mark.parametrize("kind", list(OPS))
+def test_truncation_with_lengths(kind):
+    rng = np.random.default_rng(5)
+    names = OPS[kind][0]
+    T, N, C, D = 6, 3, 2, 3
+    shapes = {"U": (C, D), "W": (D, D), "b": (D,)}
+    for k in (0, 2, None):
+        prob = dict(X=mg.tensor(rng.normal(size=(T, N, C))),
+                    params={n: mg.tensor(rng.normal(size=shapes[n[0]]) * 0.6) for n in names},
+                    s0=mg.tensor(rng.normal(size=(N, D))), grad=rng.normal(size=(T + 1, N, D)),
+                    compute_dtype=np.float64, T=T, N=N, D=D)
+        s, ref = run_and_reference(kind, prob, k, lengths=[6, 2, 4])
+        check_against_reference(s, prob, ref)
+
+
+def test_bp_lim_at_least_T_is_full_bptt_and_T_minus_1_differs_only_for_s0():
+    rng = np.random.default_rng(9)
+    T, N, C, D = 5, 2, 3, 4
+    X = rng.normal(size=(T, N, C))
+    arrays = [rng.normal(size=sh) * 0.6 for sh in [(C, D), (D, D), (D,)] * 3]
+    s0 = rng.normal(size=(N, D))
+    grad = rng.normal(size=(T + 1, N, D))
+
+    def grads(bp_lim):
+        tensors = [mg.tensor(a) for a in [X, s0, *arrays]]
+        s = mygru.gru(tensors[0], *tensors[2:], s0=tensors[1], bp_lim=bp_lim)
+        s.backward(grad)
+        return [t.grad for t in tensors]
+
+    full = grads(None)
+    for k in (T, T + 1, 100):
+        for a, b in zip(full, grads(k)):
+            np.testing.assert_array_equal(a, b)
+    almost = grads(T - 1)
+    for i, (a, b) in enumerate(zip(full, almost)):
+        if i == 1:  # s0
+            assert not np.allclose(a, b)
+        else:
+            np.testing.assert_allclose(a, b, atol=1e-12, rtol=1e-12)
+
+
+def test_bp_lim_zero_keeps_each_cells_own_step():
+    """With k = 0 nothing flows between steps: s.grad equals the upstream gradient."""
+    rng = np.random.default_rng(10)
+    params = [mg.tensor(rng.normal(size=sh)) for sh in [(2, 3), (3, 3), (3,)] * 3]
+    s0 = mg.tensor(rng.normal(size=(4, 3)))
+    s = mygru.gru(rng.normal(size=(5, 4, 2)), *params, s0=s0, bp_lim=0)
+    grad = rng.normal(size=s.shape)
+    s.backward(grad)
+    np.testing.assert_array_equal(s.grad, grad)
+    np.testing.assert_array_equal(s0.grad, grad[0])
+
+
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_truncated_gradients_as_mygrad_gru(dtype):
+    pytest.importorskip("numba")
+    pytest.importorskip("scipy")
+    from mygrad.nnet.layers import gru as mygrad_gru
+
+    rng = np.random.default_rng(12)
+    T, N, C, D = 9, 3, 4, 5
+    X = rng.normal(size=(T, N, C)).astype(dtype)
+    arrays = [(rng.normal(size=sh) * 0.5).astype(dtype) for sh in [(C, D), (D, D), (D,)] * 3]
+    grad = rng.normal(size=(T + 1, N, D)).astype(dtype)
+    tol = dict(atol=1e-10, rtol=1e-10) if dtype == np.float64 else dict(atol=1e-4, rtol=1e-4)
+    for k in range(0, T):  # mygrad accepts 0 <= bp_lim < T
+        results = []
+        for f in (mygru.gru, mygrad_gru):
+            tensors = [mg.tensor(a) for a in [X, *arrays]]
+            f(tensors[0], *tensors[1:], bp_lim=k).backward(grad)
+            results.append([t.grad for t in tensors])
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, err_msg=f"bp_lim={k}", **tol)

@@ -6,11 +6,15 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 
 - ``step(i)``: cell ``i`` maps the state ``S[i]`` to ``S[i + 1]``, reading the
   input pre-activations ``P[i]`` and keeping what its backward needs;
-- ``back(i0, i1, dS, prev)``: given ``dS = dL/dS[i0+1 : i1+1]`` (only what reaches
-  those states through the cells themselves), write the gradients of the
-  pre-activations of cells ``i0 .. i1-1`` into ``G[i0:i1]`` and, when ``prev`` is
-  given, ``dL/dS[i0:i1]`` through those cells into ``prev``. Works for one cell
-  (the sequential loop) and for a whole block of cells at once (truncated BPTT);
+- ``coefficients()``: once per backward, whole sequence at once, the factors of
+  the cell's Jacobian that do not depend on the incoming gradient, written into
+  ``G`` (large vectorized numpy calls instead of many small ones per step);
+- ``back(i0, i1, dS, prev, out)``: given ``dS = dL/dS[i0+1 : i1+1]`` (only what
+  reaches those states through the cells themselves), write the gradients of the
+  pre-activations of cells ``i0 .. i1-1`` into ``out`` (which may be ``G[i0:i1]``
+  itself: each coefficient is read by the same call that overwrites it) and, when
+  ``prev`` is given, ``dL/dS[i0:i1]`` through those cells into ``prev``. Works for
+  one cell (the sequential loop) and a block of cells at once (truncated BPTT);
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
 
 Notation (the docs use the same): ``T`` steps, batch ``N``, ``C`` input features,
@@ -100,11 +104,11 @@ class Recurrence:
                 np.copyto(S[i + 1], S[i], where=dead[i])
         return S
 
-    def _back(self, i0, i1, dS, prev):
+    def _back(self, i0, i1, dS, prev, out):
         """``back`` with finished sequences carrying their gradient straight through."""
         if self.alive is None:
-            return self.back(i0, i1, dS, prev)
-        self.back(i0, i1, dS * self.alive[i0:i1], prev)
+            return self.back(i0, i1, dS, prev, out)
+        self.back(i0, i1, dS * self.alive[i0:i1], prev, out)
         if prev is not None:
             prev += dS * self.dead[i0:i1]
         return prev
@@ -128,13 +132,14 @@ class Recurrence:
         -------
         dS : ndarray, shape (T+1, N, D)
         """
-        T = self.T
+        T, N, D, G = self.T, self.N, self.D, self.G
         dS = np.array(grad, dtype=self.dtype, copy=True)
+        self.coefficients()
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
-            carry = np.empty((1, self.N, self.D), self.dtype)
+            carry = np.empty((1, N, D), self.dtype)
             for i in range(T - 1, -1, -1):
-                self._back(i, i + 1, dS[i + 1 : i + 2], carry)
+                self._back(i, i + 1, dS[i + 1 : i + 2], carry, G[i : i + 1])
                 dS[i] += carry[0]
             return dS
         # truncated: pass p moves every term exactly one more cell back, whole
@@ -142,10 +147,11 @@ class Recurrence:
         delta = dS[1:]  # delta[j]: terms at state j+1 that crossed p-1 cells
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 0 .. n-1 still carry such terms
-            delta = self._back(0, n, delta[:n], np.empty((n, self.N, self.D), self.dtype))
+            work = np.empty((n, N, G.shape[-1]), self.dtype)  # G keeps the coefficients
+            delta = self._back(0, n, delta[:n], np.empty((n, N, D), self.dtype), work)
             dS[:n] += delta
             delta = delta[1:]
-        self._back(0, T, dS[1:], None)  # gate gradients from the truncated totals
+        self._back(0, T, dS[1:], None, G)  # gate gradients from the truncated totals
         return dS
 
     def input_grads(self, G, need):

@@ -14,18 +14,21 @@ Reset after the product (PyTorch, cuDNN, Keras' default; ``GRUResetAfter``)::
 Backward of one cell, given dS = dL/dS_t (the docs derive each line). With
 Gz, Gr, Gh the gradients of the pre-activations of (1), (2), (3)::
 
-    Gh = dS ⊙ (1 − Z) ⊙ (1 − H²)                      from (4) then (3)
-    Gz = dS ⊙ (S_{t-1} − H) ⊙ Z ⊙ (1 − Z)             from (4) then (1)
-    (3):  dRS = Gh Whᵀ,   Gr = dRS ⊙ S_{t-1} ⊙ R ⊙ (1 − R)
-          dS_{t-1} = dS ⊙ Z + dRS ⊙ R + Gz Wzᵀ + Gr Wrᵀ
-    (3'): Gq = Gh ⊙ R  (gradient of Q = S_{t-1} Wh + bhn),  Gr = Gh ⊙ Q ⊙ R ⊙ (1 − R)
-          dS_{t-1} = dS ⊙ Z + Gz Wzᵀ + Gr Wrᵀ + Gq Whᵀ
+    Gh = dS ⊙ A,   A = (1 − Z) ⊙ (1 − H²)                  from (4) then (3)
+    Gz = dS ⊙ B,   B = (S_{t-1} − H) ⊙ Z ⊙ (1 − Z)          from (4) then (1)
+    (3):  dRS = Gh Whᵀ,   Gr = dRS ⊙ C,   C = S_{t-1} ⊙ R ⊙ (1 − R)
+          dS_{t-1} = dS ⊙ Z + dRS ⊙ R + [Gz | Gr] [Wz | Wr]ᵀ
+    (3'): Gq = Gh ⊙ R  (gradient of Q = S_{t-1} Wh + bhn),
+          Gr = Gh ⊙ C',  C' = Q ⊙ R ⊙ (1 − R)
+          dS_{t-1} = dS ⊙ Z + [Gz | Gr | Gq] [Wz | Wr | Wh]ᵀ
 
-and over the whole sequence, after the loop (S_{t-1} stacked as S[:-1])::
+A, B, C (C') do not depend on dS: ``coefficients`` computes them for the whole
+sequence before the loop, so each step is a few multiplications and two products.
+Over the whole sequence, after the loop (S_{t-1} stacked as S[:-1])::
 
-    (3):  dWz = Σ S_{t-1}ᵀ Gz,  dWr = Σ S_{t-1}ᵀ Gr,  dWh = Σ (R ⊙ S_{t-1})ᵀ Gh
-    (3'): dWh = Σ S_{t-1}ᵀ Gq,  dbhn = Σ Gq
-    dU, db, dX from (Gz, Gr, Gh) as for any input projection (``common.py``).
+    (3):  d[Wz | Wr] = Σ S_{t-1}ᵀ [Gz | Gr],   dWh = Σ (R ⊙ S_{t-1})ᵀ Gh
+    (3'): d[Wz | Wr | Wh] = Σ S_{t-1}ᵀ [Gz | Gr | Gq],   dbhn = Σ Gq
+    dU, db, dX from the input pre-activation gradients (``common.py``).
 """
 
 import numpy as np
@@ -42,70 +45,79 @@ def _update(Sp, Z, H, tmp, out):
     np.add(H, tmp, out=out)
 
 
-def _update_back(dS, Sp, Z, H, Gz, Gh, a, c):
-    """Gh = dS ⊙ (1 − Z) ⊙ (1 − H²) and Gz = dS ⊙ (S_{t-1} − H) ⊙ Z ⊙ (1 − Z)."""
-    np.multiply(H, H, out=a)
-    np.subtract(1, a, out=a)  # 1 − H²
-    np.subtract(1, Z, out=c)  # 1 − Z
-    c *= dS
-    np.multiply(a, c, out=Gh)
-    np.subtract(Sp, H, out=a)
-    a *= dS
-    np.subtract(1, Z, out=c)
-    c *= Z  # Z ⊙ (1 − Z)
-    np.multiply(a, c, out=Gz)
+def _update_coefficients(Sp, Z, H, A, B, tmp):
+    """A = (1 − Z) ⊙ (1 − H²) and B = (S_{t-1} − H) ⊙ Z ⊙ (1 − Z): dS ⊙ A and dS ⊙ B
+    are the gradients of the pre-activations of (3) and (1) through (4)."""
+    np.subtract(1, Z, out=tmp)
+    np.multiply(H, H, out=A)
+    np.subtract(1, A, out=A)
+    A *= tmp
+    tmp *= Z
+    np.subtract(Sp, H, out=B)
+    B *= tmp
+
+
+def _pairs(block):
+    """View a (..., 2D) block as (..., 2, D), so one call scales two gates at once."""
+    return block.reshape(*block.shape[:-1], 2, block.shape[-1] // 2)
 
 
 class GRU(Recurrence):
     """GRU with the reset gate applied before the product, equations (1)-(4).
 
-    Layouts: U (C, 3D) = [Uz | Ur | Uh], b = [bz | br | bh], W (D, 3D) = [Wz | Wr | Wh].
-    Cache for backward: P becomes [Z | R | H] in place, plus RS = R ⊙ S_{t-1}.
-    G (T, N, 3D) = [Gz | Gr | Gh].
+    Gate order (h, z, r) in every side-by-side array, so that the blocks that go
+    together sit together: U (C, 3D) = [Uh | Uz | Ur], b = [bh | bz | br],
+    W (D, 3D) = [Wh | Wz | Wr]. The forward turns P into [H | Z | R] in place.
+    G (T, N, 3D) first holds the coefficients [A | B | C], which the backward
+    turns into [Gh | Gz | Gr] in place; H's slot then holds R ⊙ S_{t-1} for dWh.
     """
 
-    gates_in = gates_rec = ("z", "r", "h")
+    gates_in = gates_rec = ("h", "z", "r")
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
         T, N, D = self.T, self.N, self.D
-        self.Z, self.R, self.H = (self.P[..., j * D : (j + 1) * D] for j in range(3))
-        self.RS = np.empty((T, N, D), self.dtype)
+        self.H, self.Z, self.R = (self.P[..., j * D : (j + 1) * D] for j in range(3))
         self.G = self.G_in = np.empty((T, N, 3 * D), self.dtype)
         self._zr = np.empty((N, 2 * D), self.dtype)
+        self._rs = np.empty((N, D), self.dtype)
         self._d = np.empty((N, D), self.dtype)
 
     def step(self, i):
-        S, P, D, d = self.S, self.P, self.D, self._d
-        Sp, ZR, Z, R, H = S[i], P[i, :, : 2 * D], self.Z[i], self.R[i], self.H[i]
+        S, P, D, d, rs = self.S, self.P, self.D, self._d, self._rs
+        Sp, ZR, H, Z, R = S[i], P[i, :, D:], self.H[i], self.Z[i], self.R[i]
         # (1), (2) fused: one product with [Wz | Wr]
-        np.matmul(Sp, self.W[:, : 2 * D], out=self._zr)
+        np.matmul(Sp, self.W[:, D:], out=self._zr)
         ZR += self._zr
         sigmoid(ZR, out=ZR)
         # (3)
-        np.multiply(R, Sp, out=self.RS[i])
-        np.matmul(self.RS[i], self.W[:, 2 * D :], out=d)
+        np.multiply(R, Sp, out=rs)
+        np.matmul(rs, self.W[:, :D], out=d)
         H += d
         np.tanh(H, out=H)
         _update(Sp, Z, H, d, S[i + 1])
 
-    def back(self, i0, i1, dS, prev):
-        D = self.D
-        G = self.G[i0:i1]
-        Gz, Gr, Gh = G[..., :D], G[..., D : 2 * D], G[..., 2 * D :]
-        Sp, Z, R, H = self.S[i0:i1], self.Z[i0:i1], self.R[i0:i1], self.H[i0:i1]
-        a, c, dRS = self.scratch(i1 - i0, 3)
-        _update_back(dS, Sp, Z, H, Gz, Gh, a, c)
-        mm(Gh, self.W[:, 2 * D :].T, out=dRS)
-        np.subtract(1, R, out=a)
-        a *= R
-        a *= Sp
-        np.multiply(a, dRS, out=Gr)
+    def coefficients(self):
+        D, G, Sp = self.D, self.G, self.S[:-1]
+        A, B, C = G[..., :D], G[..., D : 2 * D], G[..., 2 * D :]
+        _update_coefficients(Sp, self.Z, self.H, A, B, tmp=C)
+        np.subtract(1, self.R, out=C)
+        C *= self.R
+        C *= Sp
+        np.multiply(self.R, Sp, out=self.H)  # H is no longer needed; dWh needs R ⊙ S_{t-1}
+
+    def back(self, i0, i1, dS, prev, out):
+        D, K = self.D, self.G[i0:i1]
+        dRS = self.scratch(i1 - i0, 2)[0]
+        np.multiply(_pairs(K[..., : 2 * D]), dS[..., None, :], out=_pairs(out[..., : 2 * D]))  # Gh, Gz
+        mm(out[..., :D], self.W[:, :D].T, out=dRS)
+        np.multiply(dRS, K[..., 2 * D :], out=out[..., 2 * D :])  # Gr
         if prev is not None:
-            mm(G[..., : 2 * D], self.W[:, : 2 * D].T, out=prev)
-            np.multiply(dS, Z, out=a)
+            a = self.scratch(i1 - i0, 2)[1]
+            mm(out[..., D:], self.W[:, D:].T, out=prev)
+            np.multiply(dS, self.Z[i0:i1], out=a)
             prev += a
-            np.multiply(dRS, R, out=a)
+            np.multiply(dRS, self.R[i0:i1], out=a)
             prev += a
         return prev
 
@@ -114,62 +126,65 @@ class GRU(Recurrence):
             return {}
         D = self.D
         dW = np.empty((D, 3 * D), self.dtype)
-        dW[:, : 2 * D] = self.outer(self.S[:-1], self.G[..., : 2 * D])
-        dW[:, 2 * D :] = self.outer(self.RS, self.G[..., 2 * D :])
+        dW[:, :D] = self.outer(self.H, self.G[..., :D])  # H's slot holds R ⊙ S_{t-1} now
+        dW[:, D:] = self.outer(self.S[:-1], self.G[..., D:])
         return {"W": dW}
 
 
 class GRUResetAfter(Recurrence):
     """GRU with the reset gate applied after the product, equations (1), (2), (3'), (4).
 
-    Layouts: U (C, 3D) = [Uz | Ur | Uh], b = [bz | br | bh], but W (D, 3D) =
-    [Wh | Wz | Wr] so that one product S_{t-1} W per step serves all three gates
-    and the gradients it takes back, [Gq | Gz | Gr], sit next to [Gz | Gr | Gh]:
-    G (T, N, 4D) = [Gq | Gz | Gr | Gh], G_in = G[..., D:], G_rec = G[..., :3D].
-    Cache: P becomes [Z | R | H], plus Q = S_{t-1} Wh + bhn.
+    Gate order (h, z, r) for U, b and P (which becomes [H | Z | R]), and (z, r, h)
+    for W (D, 3D) = [Wz | Wr | Wh], so that the one product S_{t-1} W per step
+    serves all three gates and the gradients it takes back, [Gz | Gr | Gq], sit
+    next to [Gh | Gz | Gr]: G (T, N, 4D) = [Gh | Gz | Gr | Gq], G_in = G[..., :3D],
+    G_rec = G[..., D:]. G first holds the coefficients [A | B | C' | R].
+    Cache: P, plus Q = S_{t-1} Wh + bhn.
     """
 
-    gates_in = ("z", "r", "h")
-    gates_rec = ("h", "z", "r")
+    gates_in = ("h", "z", "r")
+    gates_rec = ("z", "r", "h")
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, bhn):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
         T, N, D = self.T, self.N, self.D
         self.bhn = bhn
-        self.Z, self.R, self.H = (self.P[..., j * D : (j + 1) * D] for j in range(3))
+        self.H, self.Z, self.R = (self.P[..., j * D : (j + 1) * D] for j in range(3))
         self.Q = np.empty((T, N, D), self.dtype)
         self.G = np.empty((T, N, 4 * D), self.dtype)
-        self.G_in, self.G_rec = self.G[..., D:], self.G[..., : 3 * D]
+        self.G_in, self.G_rec = self.G[..., : 3 * D], self.G[..., D:]
         self._a = np.empty((N, 3 * D), self.dtype)
         self._d = np.empty((N, D), self.dtype)
 
     def step(self, i):
         S, P, D, a, d = self.S, self.P, self.D, self._a, self._d
-        Sp, ZR, Z, R, H = S[i], P[i, :, : 2 * D], self.Z[i], self.R[i], self.H[i]
-        np.matmul(Sp, self.W, out=a)  # [S Wh | S Wz | S Wr], one product
-        ZR += a[:, D:]
+        Sp, ZR, H, Z, R = S[i], P[i, :, D:], self.H[i], self.Z[i], self.R[i]
+        np.matmul(Sp, self.W, out=a)  # [S Wz | S Wr | S Wh], one product
+        ZR += a[:, : 2 * D]
         sigmoid(ZR, out=ZR)  # (1), (2)
-        np.add(a[:, :D], self.bhn, out=self.Q[i])
+        np.add(a[:, 2 * D :], self.bhn, out=self.Q[i])
         np.multiply(R, self.Q[i], out=d)
         H += d
         np.tanh(H, out=H)  # (3')
         _update(Sp, Z, H, d, S[i + 1])
 
-    def back(self, i0, i1, dS, prev):
-        D = self.D
-        G = self.G[i0:i1]
-        Gq, Gz, Gr, Gh = (G[..., j * D : (j + 1) * D] for j in range(4))
-        Sp, Z, R, H, Q = (A[i0:i1] for A in (self.S, self.Z, self.R, self.H, self.Q))
-        a, c = self.scratch(i1 - i0, 2)
-        _update_back(dS, Sp, Z, H, Gz, Gh, a, c)
-        np.multiply(Gh, R, out=Gq)
-        np.subtract(1, R, out=a)
-        a *= R
-        a *= Q
-        np.multiply(a, Gh, out=Gr)
+    def coefficients(self):
+        D, G = self.D, self.G
+        A, B, C, R = (G[..., j * D : (j + 1) * D] for j in range(4))
+        _update_coefficients(self.S[:-1], self.Z, self.H, A, B, tmp=C)
+        np.subtract(1, self.R, out=C)
+        C *= self.R
+        C *= self.Q
+        R[...] = self.R  # becomes Gq = Gh ⊙ R
+
+    def back(self, i0, i1, dS, prev, out):
+        D, K = self.D, self.G[i0:i1]
+        np.multiply(_pairs(K[..., : 2 * D]), dS[..., None, :], out=_pairs(out[..., : 2 * D]))  # Gh, Gz
+        np.multiply(_pairs(K[..., 2 * D :]), out[..., None, :D], out=_pairs(out[..., 2 * D :]))  # Gr, Gq
         if prev is not None:
-            mm(G[..., : 3 * D], self.W.T, out=prev)
-            np.multiply(dS, Z, out=a)
+            a = self.scratch(i1 - i0, 1)[0]
+            mm(out[..., D:], self.W.T, out=prev)
+            np.multiply(dS, self.Z[i0:i1], out=a)
             prev += a
         return prev
 
@@ -178,5 +193,5 @@ class GRUResetAfter(Recurrence):
         if "W" in need:
             out["W"] = self.outer(self.S[:-1], self.G_rec)
         if "bhn" in need:
-            out["bhn"] = self.G[..., : self.D].sum(axis=(0, 1))
+            out["bhn"] = self.G[..., 3 * self.D :].sum(axis=(0, 1))
         return out

@@ -4,7 +4,7 @@
 
 Backward of one cell, given dS = dL/dS_t, with G the gradient of the pre-activation::
 
-    G = dS ⊙ f'(·),  f' = 1 − S_t² (tanh) or [S_t > 0] (relu)
+    G = dS ⊙ f',  f' = 1 − S_t² (tanh) or [S_t > 0] (relu)   (f' for all t before the loop)
     dS_{t-1} = G Wᵀ
 
 and after the loop dW = Σ S_{t-1}ᵀ G; dU, db, dX as in ``common.py``.
@@ -23,7 +23,8 @@ def _relu(x, out):
 
 
 class Elman(Recurrence):
-    """Elman recurrence (5). Layouts: U (C, D), b (D,), W (D, D); G (T, N, D)."""
+    """Elman recurrence (5). Layouts: U (C, D), b (D,), W (D, D); G (T, N, D) first
+    holds f', which the backward turns into dL/d(pre-activation) in place."""
 
     activations = {"tanh": np.tanh, "relu": _relu}
 
@@ -39,16 +40,19 @@ class Elman(Recurrence):
         out += self.P[i]
         self.f(out, out=out)
 
-    def back(self, i0, i1, dS, prev):
-        G, St = self.G[i0:i1], self.S[i0 + 1 : i1 + 1]
+    def coefficients(self):
+        """f' at every step, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""
+        St = self.S[1:]
         if self.nonlinearity == "tanh":
-            np.multiply(St, St, out=G)
-            np.subtract(1, G, out=G)
-            G *= dS
+            np.multiply(St, St, out=self.G)
+            np.subtract(1, self.G, out=self.G)
         else:
-            np.multiply(dS, St > 0, out=G)
+            np.greater(St, 0, out=self.G)
+
+    def back(self, i0, i1, dS, prev, out):
+        np.multiply(self.G[i0:i1], dS, out=out)  # G = dS ⊙ f'
         if prev is not None:
-            mm(G, self.W.T, out=prev)
+            mm(out, self.W.T, out=prev)
         return prev
 
     def weight_grads(self, need):

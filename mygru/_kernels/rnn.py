@@ -34,6 +34,11 @@ class Elman(Recurrence):
         self.nonlinearity = nonlinearity
         self.G = self.G_in = np.empty((self.T, self.N, self.D), self.dtype)
 
+    def forward(self):
+        S = super().forward()
+        self.P = None  # the backward reads f' off S alone
+        return S
+
     def step(self, i):
         out = self.S[i + 1]
         np.matmul(self.S[i], self.W, out=out)

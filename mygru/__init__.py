@@ -3,9 +3,13 @@
 - :func:`gru` / :class:`GRUOp`: a gated recurrent unit as one mygrad operation,
   with a hand-written backward, truncated BPTT (``bp_lim``) and dropout.
 - :func:`rnn` / :class:`RNNOp`: the Elman recurrence (tanh or relu), the same way.
+- :mod:`mygru.nn`: torch-compatible GRU, RNN, GRUCell and RNNCell modules.
+- :func:`gradcheck`: finite differences against mygrad's backward, for any function.
 """
 
+from . import nn
+from .gradcheck import gradcheck
 from .ops import DropoutMasks, GRUOp, RNNDropoutMasks, RNNOp, gru, rnn
 
-__all__ = ["gru", "rnn", "GRUOp", "RNNOp", "DropoutMasks", "RNNDropoutMasks"]
+__all__ = ["gru", "rnn", "GRUOp", "RNNOp", "DropoutMasks", "RNNDropoutMasks", "gradcheck", "nn"]
 __version__ = "0.1.0"

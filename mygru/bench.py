@@ -22,16 +22,7 @@ SIZES = {  # (T, N, C, D), DESIGN §5
     "long": (200, 16, 32, 64),
     "large": (100, 64, 128, 256),
 }
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _one_thread():
-    """Re-run this command with one BLAS thread unless that is already so: the
-    variables only take effect before numpy is first imported."""
-    if all(os.environ.get(v) == "1" for v in THREAD_VARS):
-        return
-    env = dict(os.environ, **{v: "1" for v in THREAD_VARS})
-    os.execve(sys.executable, [sys.executable, "-m", "mygru", "bench", *sys.argv[2:]], env)
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # set by __main__
 
 
 def peers():
@@ -99,6 +90,18 @@ def runners(name, impl, X, params, grad, bp_lim=None):
     return fwd, fwd_bwd
 
 
+def median_times(cases, repeat):
+    """Median seconds of each (forward, forward+backward) pair, interleaved."""
+    for fwd, fwd_bwd in cases.values():  # warm up (mygrad's numba compiles here)
+        fwd(), fwd_bwd()
+    samples = {name: ([], []) for name in cases}
+    for _ in range(repeat):
+        for name, (fwd, fwd_bwd) in cases.items():
+            samples[name][0].append(timed(fwd))
+            samples[name][1].append(timed(fwd_bwd))
+    return {name: (float(np.median(f)), float(np.median(fb))) for name, (f, fb) in samples.items()}
+
+
 def timed(fn, min_seconds=0.02):
     """Seconds per call, averaged over enough calls to last ``min_seconds``."""
     n, start = 0, time.perf_counter()
@@ -113,14 +116,7 @@ def timed(fn, min_seconds=0.02):
 def compare(impls, X, params, grad, repeat, bp_lim=None):
     """Median seconds of forward and forward+backward per implementation, interleaved."""
     cases = {name: runners(name, impl, X, params, grad, bp_lim) for name, impl in impls.items()}
-    for fwd, fwd_bwd in cases.values():  # warm up (mygrad's numba compiles here)
-        fwd(), fwd_bwd()
-    samples = {name: ([], []) for name in cases}
-    for _ in range(repeat):
-        for name, (fwd, fwd_bwd) in cases.items():
-            samples[name][0].append(timed(fwd))
-            samples[name][1].append(timed(fwd_bwd))
-    return {name: (float(np.median(f)), float(np.median(fb))) for name, (f, fb) in samples.items()}
+    return median_times(cases, repeat)
 
 
 def sgemm_peak(dtype, n=1024, repeat=5):
@@ -200,8 +196,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1, got {args.repeat}")
-    if argv is None or argv == sys.argv[2:]:
-        _one_thread()
 
     found = peers()
     impls = {"mygru": None, **{k: v for k, v in found.items() if not isinstance(v, str)}}
@@ -239,6 +233,16 @@ def main(argv=None):
               f" (full BPTT {fmt_ms(full).strip()} ms), mygrad {fmt_ms(t['mygrad']).strip()} ms,"
               f" vs mygrad {fmt_ratio(t['mygrad'], t['mygru']).strip()}")
         results["bp_lim_5"] = dict(seconds=t, mygru_full_bptt=full)
+
+    if "course" in args.sizes:
+        from .nn._bench import module_bench_case
+
+        T, N, C, D = SIZES["course"]
+        med = median_times(module_bench_case(T, N, C, D, np.float32), args.repeat)
+        mine, peer = med["mygru.nn.GRU"][1], med.get("torch.nn.GRU", (None, None))[1]
+        print(f"module, course float32, 2 layers, bidirectional, fwd+bwd: mygru.nn.GRU {fmt_ms(mine).strip()} ms,"
+              f" torch.nn.GRU {fmt_ms(peer).strip()} ms, vs torch {fmt_ratio(peer, mine).strip()}")
+        results["module"] = dict(mygru=mine, torch=peer)
 
     for size in args.sizes:
         if size in ("course", "large"):

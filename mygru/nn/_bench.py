@@ -1,0 +1,75 @@
+"""The module row of ``python -m mygru bench``: :class:`mygru.nn.GRU` against torch.nn.GRU
+with the same weights and data (2 layers, bidirectional by default)."""
+
+import numpy as np
+
+from .modules import GRU
+
+__all__ = ["module_bench_case"]
+
+
+def module_bench_case(T=50, N=32, C=64, H=128, dtype=np.float32, num_layers=2, bidirectional=True,
+                      lengths=False, seed=0):
+    """(forward, forward+backward) closures for mygru.nn.GRU and, when installed, torch.nn.GRU.
+
+    Parameters
+    ----------
+    T, N, C, H : int
+        Steps, batch, input features, hidden units (default: the "course" size).
+    dtype : float32 or float64
+    num_layers : int
+    bidirectional : bool
+    lengths : bool
+        Run with random lengths in 1..T (torch through pack_padded_sequence, unsorted).
+    seed : int
+        For the weights, the input x (T, N, C) and the output gradient (T, N, dirs·H).
+
+    Returns
+    -------
+    Dict[str, Tuple[Callable[[], None], Callable[[], None]]]
+        "mygru.nn.GRU" and "torch.nn.GRU" (absent without torch) -> (forward, forward+backward).
+        Both backward passes start from the same gradient of ``output``; the caller sets the
+        thread counts.
+    """
+    import mygrad as mg
+
+    rng = np.random.default_rng(seed)
+    module = GRU(C, H, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype, rng=seed)
+    dirs = 2 if bidirectional else 1
+    x = rng.normal(size=(T, N, C)).astype(dtype)
+    grad = rng.normal(size=(T, N, dirs * H)).astype(dtype)
+    sizes = rng.integers(1, T + 1, size=N) if lengths else None
+
+    def fwd():
+        with mg.no_autodiff:
+            module(x, lengths=sizes)
+
+    def fwd_bwd():
+        module(x, lengths=sizes)[0].backward(grad)
+
+    cases = {"mygru.nn.GRU": (fwd, fwd_bwd)}
+    try:
+        import torch
+    except ImportError:
+        return cases
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+    peer = module.to_torch()
+    xt, gt = torch.from_numpy(x), torch.from_numpy(grad)
+
+    def torch_run():
+        if sizes is None:
+            return peer(xt)[0]
+        packed = pack_padded_sequence(xt, torch.from_numpy(sizes), enforce_sorted=False)
+        return pad_packed_sequence(peer(packed)[0], total_length=T)[0]
+
+    def torch_fwd():
+        with torch.no_grad():
+            torch_run()
+
+    def torch_fwd_bwd():
+        peer.zero_grad(set_to_none=True)
+        torch_run().backward(gt)
+
+    cases["torch.nn.GRU"] = (torch_fwd, torch_fwd_bwd)
+    return cases

@@ -1,0 +1,736 @@
+"""The torch-compatible modules: :class:`GRU`, :class:`RNN`, :class:`GRUCell`, :class:`RNNCell`.
+
+A module holds torch's parameters and maps them, once per call, onto the arguments of
+:func:`mygru.gru` (``reset_after=True``, PyTorch's formulation) or :func:`mygru.rnn`;
+the recurrences themselves, variable lengths included, run inside those operations.
+
+Notation: T steps, a batch of N, C = ``input_size``, H = ``hidden_size``, L =
+``num_layers``, dirs = 2 if ``bidirectional`` else 1.
+"""
+
+import math
+import warnings
+from collections.abc import Mapping
+from numbers import Integral, Real
+
+import mygrad as mg
+import numpy as np
+from mygrad import Tensor
+from mygrad.operation_base import Operation
+
+from ..ops import gru, rnn
+
+__all__ = ["GRU", "RNN", "GRUCell", "RNNCell"]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_int(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_flag(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} of type {type(value).__name__}")
+    return bool(value)
+
+
+def _check_probability(name, value, high):
+    """A number in [0, 1] (``high="1]"``) or [0, 1) (``high="1)"``)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number in [0, {high}, got {value!r} of type {type(value).__name__}")
+    if not (0 <= value <= 1 if high == "1]" else 0 <= value < 1):
+        raise ValueError(f"{name} must be in [0, {high}, got {value}")
+    return float(value)
+
+
+def _check_dtype(dtype):
+    if dtype is None:  # torch's "default dtype"
+        return np.dtype(np.float32)
+    try:
+        d = np.dtype(dtype)
+    except TypeError:
+        d = None
+    if d not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}")
+    return d
+
+
+def _make_rng(rng):
+    """None (numpy's global RNG) or a Generator; an int seeds one Generator for the
+    module's whole life, so a seeded run is reproducible while masks still differ per call."""
+    if rng is None or isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, Integral):
+        raise TypeError(
+            f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
+        )
+    return np.random.default_rng(int(rng))
+
+
+def _real_data(name, value):
+    """The values of a Tensor or array-like argument as an array of real numbers."""
+    a = value.data if isinstance(value, Tensor) else np.asarray(value)
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers (an integer or floating dtype), got dtype {a.dtype}")
+    return a
+
+
+def _as_input(value, a):
+    """The argument to pass on: a Tensor as given (so it gets its gradient), else its array."""
+    return value if isinstance(value, Tensor) else a
+
+
+def _to_numpy(value):
+    """An entry of a state dict as an array: a mygrad Tensor, a torch tensor (even one
+    that requires grad or lives on a GPU; recognised without importing torch) or array-like."""
+    if isinstance(value, Tensor):
+        return value.data
+    if callable(getattr(value, "detach", None)):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+# --------------------------------------------------------------------------- reversal
+
+
+class _ReverseWithin(Operation):
+    """``out[t, n] = a[order[t, n], n]``: each sequence reversed in time within its own length.
+
+    ``order`` (T, N) is ``lengths[n] - 1 - t`` for t < lengths[n] and t past it. That
+    permutation is its own inverse, so the backward is the same gather. (Indexing a
+    Tensor with the same arrays would scatter its gradient with ``np.add.at``, tens of times slower.)
+    """
+
+    def __call__(self, a, order):
+        self.variables = (a,)
+        self._index = (order, np.arange(order.shape[1]))
+        return a.data[self._index]
+
+    def backward_var(self, grad, index, **kwargs):
+        return grad[self._index]
+
+
+def _reversal_order(lengths, T):
+    """The (T, N) index table of :class:`_ReverseWithin` for ``lengths`` (N,)."""
+    t = np.arange(T)[:, None]
+    return np.where(t < lengths, lengths - 1 - t, t)
+
+
+def _reverse(seq, order):
+    """``seq`` (T, N, K) reversed in time: as a whole, or within each length when ``order`` is given."""
+    if order is None:
+        return seq[::-1]
+    return Tensor._op(_ReverseWithin, seq, op_args=(order,))
+
+
+# --------------------------------------------------------------------------- the two cells
+
+# the parameters of one layer and direction, in the order ``_recurrence`` takes them
+_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class _GRUMath:
+    """Runs :func:`mygru.gru` on torch's GRU parameters."""
+
+    _gates = 3
+
+    def _recurrence(self, X, params, s0, lengths, dropout):
+        """``X`` (T, N, C), ``params`` = (weight_ih (3H, C), weight_hh (3H, H), bias_ih (3H,)
+        or None, bias_hh (3H,) or None), ``s0`` (N, H) or None -> states (T+1, N, H)."""
+        w_ih, w_hh, b_ih, b_hh = params
+        H = self.hidden_size
+        U, W = w_ih.T, w_hh.T  # (C, 3H), (H, 3H); column blocks in torch's gate order r, z, n
+        Ur, Uz, Uh = U[:, :H], U[:, H : 2 * H], U[:, 2 * H :]
+        Wr, Wz, Wh = W[:, :H], W[:, H : 2 * H], W[:, 2 * H :]
+        if b_ih is None:
+            br = bz = bh = np.zeros(H, self.dtype)
+            bhn = None
+        else:
+            # the r and z gates only ever see b_i + b_h; the candidate keeps b_hn inside R ⊙ (…)
+            b_rz = b_ih[: 2 * H] + b_hh[: 2 * H]
+            br, bz, bh, bhn = b_rz[:H], b_rz[H:], b_ih[2 * H :], b_hh[2 * H :]
+        return gru(X, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, s0, dropout=dropout, rng=self._rng,
+                   reset_after=True, bhn=bhn, lengths=lengths)
+
+
+class _ElmanMath:
+    """Runs :func:`mygru.rnn` on torch's RNN parameters."""
+
+    _gates = 1
+
+    def _recurrence(self, X, params, s0, lengths, dropout):
+        """``X`` (T, N, C), ``params`` = (weight_ih (H, C), weight_hh (H, H), bias_ih (H,) or
+        None, bias_hh (H,) or None), ``s0`` (N, H) or None -> states (T+1, N, H)."""
+        w_ih, w_hh, b_ih, b_hh = params
+        b = np.zeros(self.hidden_size, self.dtype) if b_ih is None else b_ih + b_hh
+        return rnn(X, w_ih.T, w_hh.T, b, s0, dropout=dropout, nonlinearity=self.nonlinearity,
+                   rng=self._rng, lengths=lengths)
+
+
+def _check_nonlinearity(nonlinearity):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return nonlinearity
+
+
+# --------------------------------------------------------------------------- the module base
+
+
+class _Module:
+    """Parameters under torch's names, ``state_dict``, training mode and torch interop.
+
+    A subclass sets ``_torch_name`` (the ``torch.nn`` class it mirrors) and ``_torch_args``
+    (that class's constructor arguments, which it stores as attributes of the same names),
+    then calls :meth:`_create_parameters`.
+    """
+
+    _torch_name: str
+    _torch_args: tuple
+
+    def _create_parameters(self, shapes, dtype, rng):
+        """``shapes``: name -> shape, in torch's order; each drawn from U(-1/√H, 1/√H) as torch does."""
+        self.dtype = _check_dtype(dtype)
+        self._rng = _make_rng(rng)
+        self.training = True
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for name, shape in shapes.items():
+            values = (2.0 * self._uniform(shape) - 1.0) * bound
+            setattr(self, name, mg.tensor(values.astype(self.dtype)))
+        self._shapes = shapes
+
+    def _uniform(self, shape):
+        """U[0, 1) draws from the module's generator, or numpy's global RNG (so that
+        ``np.random.seed`` reproduces a run) when there is none."""
+        if self._rng is None:
+            return np.random.random_sample(shape)
+        return self._rng.random(shape)
+
+    @property
+    def parameters(self):
+        """Tuple[mygrad.Tensor, ...]: every parameter, in torch's order (that of ``state_dict``)."""
+        return tuple(getattr(self, name) for name in self._shapes)
+
+    def state_dict(self):
+        """The parameters as a dict of numpy arrays (copies) under torch's names, in torch's order.
+
+        Returns
+        -------
+        Dict[str, numpy.ndarray]
+            ``weight_ih_l{k}`` (G·H, C or dirs·H), ``weight_hh_l{k}`` (G·H, H),
+            ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,) with ``_reverse`` for the backward
+            direction (cells: no suffix); G = 3 for a GRU, 1 for an RNN.
+        """
+        return {name: np.array(getattr(self, name).data) for name in self._shapes}
+
+    def load_state_dict(self, state_dict):
+        """Copies parameters from ``state_dict`` into this module's parameter Tensors.
+
+        The Tensors stay the same objects (so an optimizer built on ``m.parameters`` keeps
+        working) and take the module's dtype. Nothing is written unless every entry fits.
+
+        Parameters
+        ----------
+        state_dict : Mapping[str, array_like]
+            Exactly the keys of :meth:`state_dict`, each of that key's shape: numpy arrays,
+            mygrad Tensors or torch tensors (also ones that require grad).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Naming every missing and unexpected key, or the key of a wrongly shaped value.
+        TypeError
+            If ``state_dict`` is not a mapping or a value does not hold real numbers.
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
+        missing = [name for name in self._shapes if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in self._shapes]
+        if missing or unexpected:
+            raise ValueError(
+                f"state_dict does not fit {self!r}: missing keys {missing}, unexpected keys {unexpected}"
+            )
+        values = {}
+        for name, shape in self._shapes.items():
+            a = _real_data(f"state_dict[{name!r}]", _to_numpy(state_dict[name]))
+            if a.shape != shape:
+                raise ValueError(f"state_dict[{name!r}] must have shape {shape}, got shape {a.shape}")
+            values[name] = a
+        for name, a in values.items():
+            # a fresh array rather than an in-place write: the old one may still be
+            # read-only, held by a graph that mygrad has not yet released
+            getattr(self, name).data = np.array(a, dtype=self.dtype)
+        return self
+
+    def train(self, mode=True):
+        """Sets training mode (dropout on) or, with ``mode=False``, evaluation mode; returns self."""
+        self.training = _check_flag("mode", mode)
+        return self
+
+    def eval(self):
+        """Sets evaluation mode (no dropout); returns self. Same as ``train(False)``."""
+        return self.train(False)
+
+    @classmethod
+    def from_torch(cls, module, *, rng=None):
+        """A module with the configuration, dtype, parameters and training mode of a torch module.
+
+        Parameters
+        ----------
+        module : torch.nn.GRU, torch.nn.RNN, torch.nn.GRUCell or torch.nn.RNNCell
+            The torch class of the same name as ``cls``, float32 or float64.
+        rng : None, int or numpy.random.Generator, keyword-only
+            The new module's source of dropout masks (see the class).
+
+        Returns
+        -------
+        An instance of ``cls``.
+        """
+        import torch
+
+        torch_cls = getattr(torch.nn, cls._torch_name)
+        if not isinstance(module, torch_cls):
+            raise TypeError(f"module must be a torch.nn.{cls._torch_name}, got {type(module).__name__}")
+        dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
+        if not dtypes <= {"float32", "float64"} or len(dtypes) != 1:
+            raise TypeError(f"module's parameters must all be float32 or all float64, got {sorted(dtypes)}")
+        new = cls(**{name: getattr(module, name) for name in cls._torch_args}, dtype=dtypes.pop(), rng=rng)
+        new.load_state_dict(module.state_dict())
+        return new.train(module.training)
+
+    def to_torch(self):
+        """The equivalent torch module: same class name, configuration, dtype, parameters
+        and training mode (on the CPU; the op's ``variational_dropout`` has no torch counterpart).
+
+        Returns
+        -------
+        torch.nn.GRU, torch.nn.RNN, torch.nn.GRUCell or torch.nn.RNNCell
+        """
+        import torch
+
+        torch_cls = getattr(torch.nn, self._torch_name)
+        module = torch_cls(**{name: getattr(self, name) for name in self._torch_args},
+                           dtype=getattr(torch, self.dtype.name))
+        module.load_state_dict({name: torch.from_numpy(a) for name, a in self.state_dict().items()})
+        return module.train(self.training)
+
+    def __repr__(self):
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._torch_args)
+        return f"{type(self).__name__}({args}, dtype={self.dtype.name})"
+
+
+# --------------------------------------------------------------------------- sequence modules
+
+
+class _Recurrent(_Module):
+    """A stack of recurrent layers over whole sequences (the base of :class:`GRU` and :class:`RNN`)."""
+
+    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                 bidirectional, *, dtype, rng, variational_dropout):
+        self.input_size = _check_int("input_size", input_size, 1)
+        self.hidden_size = _check_int("hidden_size", hidden_size, 1)
+        self.num_layers = _check_int("num_layers", num_layers, 1)
+        self.bias = _check_flag("bias", bias)
+        self.batch_first = _check_flag("batch_first", batch_first)
+        self.dropout = _check_probability("dropout", dropout, "1]")
+        self.bidirectional = _check_flag("bidirectional", bidirectional)
+        self.variational_dropout = _check_probability("variational_dropout", variational_dropout, "1)")
+        if self.dropout and self.num_layers == 1:
+            warnings.warn(  # as torch warns: there is no layer for it to act between
+                f"dropout={self.dropout} has no effect with num_layers=1: it acts between layers only",
+                UserWarning, stacklevel=3,
+            )
+        self._suffixes = ("", "_reverse") if self.bidirectional else ("",)
+        rows, H = self._gates * self.hidden_size, self.hidden_size
+        shapes = {}
+        for layer in range(self.num_layers):
+            width = self.input_size if layer == 0 else H * len(self._suffixes)
+            for suffix in self._suffixes:
+                shapes[f"weight_ih_l{layer}{suffix}"] = (rows, width)
+                shapes[f"weight_hh_l{layer}{suffix}"] = (rows, H)
+                if self.bias:
+                    shapes[f"bias_ih_l{layer}{suffix}"] = (rows,)
+                    shapes[f"bias_hh_l{layer}{suffix}"] = (rows,)
+        self._create_parameters(shapes, dtype, rng)
+
+    def _layer_params(self, layer, suffix):
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction; None for absent biases."""
+        return tuple(getattr(self, f"{kind}_l{layer}{suffix}", None) for kind in _KINDS)
+
+    def __call__(self, x, h0=None, lengths=None):
+        """Runs every layer and direction over the sequence.
+
+        Parameters
+        ----------
+        x : array_like or mygrad.Tensor, shape (T, N, C), (N, T, C) with ``batch_first``, or (T, C)
+            The input sequence; (T, C) is one unbatched sequence (``batch_first`` does not apply).
+        h0 : None or array_like or mygrad.Tensor, shape (L·dirs, N, H), or (L·dirs, H) unbatched
+            Initial state of each layer and direction (index ``layer * dirs + direction``);
+            zeros when None. A non-constant Tensor gets its gradient.
+        lengths : None or array_like of int, shape (N,)
+            Sequence n is ``x``'s first ``lengths[n]`` steps (1..T, any order): what torch
+            gives for ``pack_padded_sequence(x, lengths, enforce_sorted=False)`` and
+            ``pad_packed_sequence(..., total_length=T)``. Batched input only.
+
+        Returns
+        -------
+        output : mygrad.Tensor, shape (T, N, dirs·H), (N, T, dirs·H) with ``batch_first``, or (T, dirs·H)
+            The last layer's states at every step, both directions side by side (forward
+            first); zeros past each sequence's length.
+        h_n : mygrad.Tensor, shape (L·dirs, N, H), or (L·dirs, H) unbatched
+            Each layer's and direction's final state: the forward direction's at step
+            ``lengths[n]``, the reverse direction's after it reached step 1.
+        """
+        a = _real_data("x", x)
+        batched = a.ndim == 3
+        if a.ndim not in (2, 3) or a.shape[-1] != self.input_size:
+            layout = "(N, T, C)" if self.batch_first else "(T, N, C)"
+            raise ValueError(
+                f"x must have shape {layout} or (T, C) with C = input_size = {self.input_size}, got shape {a.shape}"
+            )
+        x = _as_input(x, a)
+        if not batched:
+            x = x[:, None]
+        elif self.batch_first:
+            x = mg.swapaxes(x, 0, 1)
+        T, N = x.shape[:2]
+        h0 = self._check_h0(h0, N, batched)
+        lengths = self._check_lengths(lengths, T, N, batched)
+        order = None if lengths is None else _reversal_order(lengths, T)
+        dirs = len(self._suffixes)
+        p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
+
+        finals = []
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction, suffix in enumerate(self._suffixes):
+                s0 = None if h0 is None else h0[layer * dirs + direction]
+                X = layer_input if direction == 0 else _reverse(layer_input, order)
+                s = self._recurrence(X, self._layer_params(layer, suffix), s0, lengths, vp)
+                outputs.append(s[1:] if direction == 0 else _reverse(s[1:], order))
+                finals.append(s[-1])
+            layer_input = outputs[0] if dirs == 1 else mg.concatenate(outputs, axis=-1)
+            if p and layer < self.num_layers - 1:
+                layer_input = layer_input * self._dropout_mask(layer_input.shape, layer_input.dtype, p)
+        output = layer_input
+        if lengths is not None:
+            # finished sequences carry their last state inside the op; the next layer and
+            # the reverse gather ignore those steps, so zeroing them once, here, suffices
+            alive = np.arange(T)[:, None, None] < lengths[:, None]
+            output = output * alive.astype(output.dtype)
+        h_n = mg.stack(finals)
+        if not batched:
+            return output[:, 0], h_n[:, 0]
+        return (mg.swapaxes(output, 0, 1) if self.batch_first else output), h_n
+
+    def _dropout_mask(self, shape, dtype, p):
+        """torch's dropout: each element kept with probability 1 - p and scaled by 1/(1 - p)."""
+        keep = 1.0 - p
+        scale = 1.0 / keep if keep else 0.0  # p = 1 drops everything, as in torch
+        return (self._uniform(shape) < keep).astype(dtype) * np.asarray(scale, dtype)
+
+    def _check_h0(self, h0, N, batched):
+        if h0 is None:
+            return None
+        a = _real_data("h0", h0)
+        stacks = self.num_layers * len(self._suffixes)
+        want = (stacks, N, self.hidden_size) if batched else (stacks, self.hidden_size)
+        if a.shape != want:
+            spelled = "(num_layers * num_directions, " + ("N, " if batched else "") + "hidden_size)"
+            raise ValueError(f"h0 must have shape {spelled} = {want}, got shape {a.shape}")
+        h0 = _as_input(h0, a)
+        return h0 if batched else h0[:, None]
+
+    @staticmethod
+    def _check_lengths(lengths, T, N, batched):
+        if lengths is None:
+            return None
+        if not batched:
+            raise ValueError("lengths needs batched x of shape (T, N, C); got one unbatched sequence")
+        a = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
+        if a.dtype.kind not in "iu":
+            raise TypeError(f"lengths must hold integers, got dtype {a.dtype}")
+        if a.shape != (N,):
+            raise ValueError(f"lengths must have shape (N,) = ({N},) with N from x, got shape {a.shape}")
+        if N and (a.min() < 1 or a.max() > T):
+            raise ValueError(f"lengths must lie in 1..T = 1..{T} with T from x, got values from {a.min()} to {a.max()}")
+        return a.astype(np.intp)
+
+
+class GRU(_GRUMath, _Recurrent):
+    r"""A multi-layer gated recurrent unit: torch.nn.GRU's arguments, parameters and results.
+
+    Every layer and direction runs, for t = 1..T, torch's equations (gate order r, z, n)::
+
+        r_t = σ(x_t W_ir^T + b_ir + h_{t-1} W_hr^T + b_hr)
+        z_t = σ(x_t W_iz^T + b_iz + h_{t-1} W_hz^T + b_hz)
+        n_t = tanh(x_t W_in^T + b_in + r_t ⊙ (h_{t-1} W_hn^T + b_hn))
+        h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+    as one :func:`mygru.gru` operation (``reset_after=True``): a hand-written backward,
+    variable lengths inside the kernel.
+
+    Parameters
+    ----------
+    input_size : int >= 1
+        C, the features of each step of ``x``.
+    hidden_size : int >= 1
+        H, the state size of every layer and direction.
+    num_layers : int >= 1
+        L stacked layers; layer k > 0 reads layer k − 1's output (dirs·H features).
+    bias : bool
+        False: no ``bias_ih_l*`` / ``bias_hh_l*`` parameters.
+    batch_first : bool
+        ``x`` and ``output`` are (N, T, ·) instead of (T, N, ·); ``h0`` and ``h_n`` are not.
+    dropout : float in [0, 1]
+        torch's dropout: on each layer's output but the last, element-wise, training mode only.
+    bidirectional : bool
+        Add a reverse direction to every layer (parameters suffixed ``_reverse``).
+    dtype : float32 or float64, keyword-only
+        The parameters' dtype (None: float32, torch's default).
+    rng : None, int or numpy.random.Generator, keyword-only
+        Source of the initial values and of every dropout mask: None is numpy's global RNG
+        (``np.random.seed`` reproduces a run), an int seeds one Generator for the module's life.
+    variational_dropout : float in [0, 1), keyword-only
+        :func:`mygru.gru`'s own ``dropout``: variational masks on the input projections,
+        shared by all steps, and DropConnect on the hidden weights; new masks for every
+        layer, direction and call, in training mode only. No torch counterpart.
+
+    Attributes
+    ----------
+    weight_ih_l{k} : mygrad.Tensor, shape (3H, C) for k = 0, else (3H, dirs·H)
+        Layer k's input weights, row blocks [W_ir; W_iz; W_in].
+    weight_hh_l{k} : mygrad.Tensor, shape (3H, H)
+        Layer k's hidden weights, [W_hr; W_hz; W_hn].
+    bias_ih_l{k}, bias_hh_l{k} : mygrad.Tensor, shape (3H,)
+        [b_ir; b_iz; b_in] and [b_hr; b_hz; b_hn] (only with ``bias=True``).
+    weight_ih_l{k}_reverse, ... : mygrad.Tensor
+        The same for the reverse direction (only with ``bidirectional=True``).
+    parameters : Tuple[mygrad.Tensor, ...]
+        All of them, in torch's order (layer by layer, forward before reverse).
+    training : bool
+        Set by :meth:`train` / :meth:`eval`; both dropouts act only while True.
+
+    Calling ``m(x, h0=None, lengths=None)`` returns ``(output, h_n)``: see :meth:`__call__`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mygru import nn
+    >>> m = nn.GRU(3, 4, num_layers=2, bidirectional=True, rng=0)
+    >>> output, h_n = m(np.ones((5, 2, 3), np.float32), lengths=[5, 2])
+    >>> output.shape, h_n.shape
+    ((5, 2, 8), (4, 2, 4))
+    >>> m.weight_ih_l1_reverse.shape
+    (12, 8)
+    """
+
+    _torch_name = "GRU"
+    _torch_args = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, dtype=np.float32, rng=None, variational_dropout=0.0):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype=dtype, rng=rng, variational_dropout=variational_dropout)
+
+
+class RNN(_ElmanMath, _Recurrent):
+    r"""A multi-layer Elman RNN: torch.nn.RNN's arguments, parameters and results.
+
+    Every layer and direction runs ``h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``,
+    f = tanh or relu, as one :func:`mygru.rnn` operation.
+
+    Parameters
+    ----------
+    input_size : int >= 1
+        C, the features of each step of ``x``.
+    hidden_size : int >= 1
+        H, the state size of every layer and direction.
+    num_layers : int >= 1
+        L stacked layers; layer k > 0 reads layer k − 1's output (dirs·H features).
+    nonlinearity : {"tanh", "relu"}
+        f.
+    bias, batch_first, dropout, bidirectional, dtype, rng
+        As in :class:`GRU`.
+    variational_dropout : float in [0, 1), keyword-only
+        :func:`mygru.rnn`'s own ``dropout`` (see :class:`GRU`).
+
+    Attributes
+    ----------
+    weight_ih_l{k} : mygrad.Tensor, shape (H, C) for k = 0, else (H, dirs·H)
+    weight_hh_l{k} : mygrad.Tensor, shape (H, H)
+    bias_ih_l{k}, bias_hh_l{k} : mygrad.Tensor, shape (H,)
+        Only with ``bias=True``.
+    weight_ih_l{k}_reverse, ... : mygrad.Tensor
+        The same for the reverse direction (only with ``bidirectional=True``).
+    parameters : Tuple[mygrad.Tensor, ...]
+        All of them, in torch's order.
+    training : bool
+        Set by :meth:`train` / :meth:`eval`; both dropouts act only while True.
+
+    Calling ``m(x, h0=None, lengths=None)`` returns ``(output, h_n)``: see :meth:`__call__`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mygru import nn
+    >>> m = nn.RNN(3, 4, nonlinearity="relu", batch_first=True, rng=0)
+    >>> output, h_n = m(np.ones((2, 5, 3), np.float32))
+    >>> output.shape, h_n.shape
+    ((2, 5, 4), (1, 2, 4))
+    """
+
+    _torch_name = "RNN"
+    _torch_args = ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
+                   "dropout", "bidirectional")
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float32, rng=None,
+                 variational_dropout=0.0):
+        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype=dtype, rng=rng, variational_dropout=variational_dropout)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+class _Cell(_Module):
+    """One recurrent step (the base of :class:`GRUCell` and :class:`RNNCell`)."""
+
+    def __init__(self, input_size, hidden_size, bias, *, dtype, rng):
+        self.input_size = _check_int("input_size", input_size, 1)
+        self.hidden_size = _check_int("hidden_size", hidden_size, 1)
+        self.bias = _check_flag("bias", bias)
+        rows, H = self._gates * self.hidden_size, self.hidden_size
+        shapes = {"weight_ih": (rows, self.input_size), "weight_hh": (rows, H)}
+        if self.bias:
+            shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+        self._create_parameters(shapes, dtype, rng)
+
+    def __call__(self, x, h=None):
+        """One step from state ``h`` on input ``x``.
+
+        Parameters
+        ----------
+        x : array_like or mygrad.Tensor, shape (N, C), or (C,) unbatched
+        h : None or array_like or mygrad.Tensor, shape (N, H), or (H,) unbatched
+            The previous state; zeros when None. A non-constant Tensor gets its gradient.
+
+        Returns
+        -------
+        h' : mygrad.Tensor, shape (N, H), or (H,) unbatched
+        """
+        a = _real_data("x", x)
+        if a.ndim not in (1, 2) or a.shape[-1] != self.input_size:
+            raise ValueError(f"x must have shape (N, C) or (C,) with C = input_size = {self.input_size}, "
+                             f"got shape {a.shape}")
+        batched = a.ndim == 2
+        x = _as_input(x, a)
+        X = x[None] if batched else x[None, None]  # one step: (1, N, C)
+        if h is not None:
+            b = _real_data("h", h)
+            want = (a.shape[0], self.hidden_size) if batched else (self.hidden_size,)
+            if b.shape != want:
+                spelled = "(N, hidden_size)" if batched else "(hidden_size,)"
+                raise ValueError(f"h must have shape {spelled} = {want} for x of shape {a.shape}, got shape {b.shape}")
+            h = _as_input(h, b)
+            h = h if batched else h[None]
+        params = tuple(getattr(self, kind, None) for kind in _KINDS)
+        s = self._recurrence(X, params, h, None, 0.0)
+        return s[1] if batched else s[1, 0]
+
+
+class GRUCell(_GRUMath, _Cell):
+    r"""One step of :class:`GRU`: torch.nn.GRUCell's arguments, parameters and results.
+
+    ``cell(x, h)`` is torch's GRU step (gate order r, z, n) as a one-step :func:`mygru.gru`.
+
+    Parameters
+    ----------
+    input_size : int >= 1
+        C, the features of ``x``.
+    hidden_size : int >= 1
+        H, the state size.
+    bias : bool
+        False: no ``bias_ih`` / ``bias_hh`` parameters.
+    dtype : float32 or float64, keyword-only
+        The parameters' dtype (None: float32, torch's default).
+    rng : None, int or numpy.random.Generator, keyword-only
+        Source of the initial values: None is numpy's global RNG, an int seeds a Generator.
+
+    Attributes
+    ----------
+    weight_ih : mygrad.Tensor, shape (3H, C)
+        Row blocks [W_ir; W_iz; W_in].
+    weight_hh : mygrad.Tensor, shape (3H, H)
+        [W_hr; W_hz; W_hn].
+    bias_ih, bias_hh : mygrad.Tensor, shape (3H,)
+        Only with ``bias=True``.
+    parameters : Tuple[mygrad.Tensor, ...]
+        All of them, in torch's order.
+
+    Calling ``cell(x, h=None)`` returns the next state: see :meth:`__call__`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mygru import nn
+    >>> cell = nn.GRUCell(3, 4, rng=0)
+    >>> h = cell(np.ones((2, 3), np.float32))
+    >>> cell(np.ones((2, 3), np.float32), h).shape
+    (2, 4)
+    """
+
+    _torch_name = "GRUCell"
+    _torch_args = ("input_size", "hidden_size", "bias")
+
+    def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32, rng=None):
+        super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
+
+
+class RNNCell(_ElmanMath, _Cell):
+    r"""One step of :class:`RNN`: torch.nn.RNNCell's arguments, parameters and results.
+
+    ``cell(x, h) = f(x W_ih^T + b_ih + h W_hh^T + b_hh)`` as a one-step :func:`mygru.rnn`.
+
+    Parameters
+    ----------
+    input_size, hidden_size, bias, dtype, rng
+        As in :class:`GRUCell`.
+    nonlinearity : {"tanh", "relu"}
+        f.
+
+    Attributes
+    ----------
+    weight_ih : mygrad.Tensor, shape (H, C)
+    weight_hh : mygrad.Tensor, shape (H, H)
+    bias_ih, bias_hh : mygrad.Tensor, shape (H,)
+        Only with ``bias=True``.
+    parameters : Tuple[mygrad.Tensor, ...]
+        All of them, in torch's order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mygru import nn
+    >>> nn.RNNCell(3, 4, nonlinearity="relu", rng=0)(np.ones(3, np.float32)).shape
+    (4,)
+    """
+
+    _torch_name = "RNNCell"
+    _torch_args = ("input_size", "hidden_size", "bias", "nonlinearity")
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=np.float32, rng=None):
+        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)

@@ -1,0 +1,235 @@
+"""mygru.nn against torch.nn in float64: outputs, h_n and the gradients of x, h0 and every
+parameter by name, over layers × directions × batch_first × bias × lengths, for GRU, RNN
+(tanh, relu) and the cells; state_dict / from_torch / to_torch round trips. Skipped
+without torch (the rest of the nn tests, in test_nn.py, do not need it)."""
+
+import itertools
+
+import mygrad as mg
+import numpy as np
+import pytest
+
+from mygru import nn
+
+torch = pytest.importorskip("torch")
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
+
+T, N, C, H = 5, 3, 4, 3
+LENGTHS = [3, 5, 1]  # unsorted, the longest equals T, one sequence of a single step
+TOL = dict(rtol=1e-9, atol=1e-9)
+
+KINDS = {  # name -> (mygru class, torch class, extra constructor arguments)
+    "gru": (nn.GRU, "GRU", {}),
+    "rnn_tanh": (nn.RNN, "RNN", {"nonlinearity": "tanh"}),
+    "rnn_relu": (nn.RNN, "RNN", {"nonlinearity": "relu"}),
+}
+
+
+def torch_forward_backward(module, x, h0, lengths, batch_first, g_out, g_hn):
+    """torch's results and gradients; with lengths through pack/pad (enforce_sorted=False)."""
+    xt = torch.tensor(x, requires_grad=True)
+    h0t = None if h0 is None else torch.tensor(h0, requires_grad=True)
+    if lengths is None:
+        out, hn = module(xt, h0t)
+    else:
+        packed = pack_padded_sequence(xt, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+        out, hn = module(packed, h0t)
+        out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
+    ((out * torch.tensor(g_out)).sum() + (hn * torch.tensor(g_hn)).sum()).backward()
+    return dict(
+        output=out.detach().numpy(), h_n=hn.detach().numpy(), x=xt.grad.numpy(),
+        h0=None if h0 is None else h0t.grad.numpy(),
+        **{name: p.grad.numpy() for name, p in module.named_parameters()},
+    )
+
+
+def mygru_forward_backward(module, x, h0, lengths, g_out, g_hn):
+    xm = mg.tensor(x)
+    h0m = None if h0 is None else mg.tensor(h0)
+    out, hn = module(xm, h0m, lengths=lengths)
+    ((out * g_out).sum() + (hn * g_hn).sum()).backward()
+    return dict(
+        output=out.data, h_n=hn.data, x=xm.grad, h0=None if h0 is None else h0m.grad,
+        **{name: getattr(module, name).grad for name in module.state_dict()},
+    )
+
+
+def assert_same(ours, theirs):
+    assert ours.keys() == theirs.keys()
+    for name, expected in theirs.items():
+        if expected is None:
+            assert ours[name] is None, name
+        else:
+            np.testing.assert_allclose(ours[name], expected, err_msg=name, **TOL)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize(
+    "layers, bidirectional, batch_first, bias, lengths",
+    list(itertools.product([1, 2, 3], [False, True], [False, True], [True, False], [None, LENGTHS])),
+)
+def test_sequence_module_matches_torch(kind, layers, bidirectional, batch_first, bias, lengths):
+    cls, torch_name, extra = KINDS[kind]
+    torch.manual_seed(layers)
+    tm = getattr(torch.nn, torch_name)(C, H, num_layers=layers, bias=bias, batch_first=batch_first,
+                                       bidirectional=bidirectional, **extra).double()
+    m = cls.from_torch(tm)
+    assert list(m.state_dict()) == list(tm.state_dict())  # names and order
+    assert [p.shape for p in m.parameters] == [tuple(p.shape) for p in tm.parameters()]
+
+    rng = np.random.default_rng(0)
+    dirs = 2 if bidirectional else 1
+    x = rng.normal(size=(N, T, C) if batch_first else (T, N, C))
+    h0 = rng.normal(size=(layers * dirs, N, H))
+    g_out = rng.normal(size=(N, T, dirs * H) if batch_first else (T, N, dirs * H))
+    g_hn = rng.normal(size=(layers * dirs, N, H))
+    theirs = torch_forward_backward(tm, x, h0, lengths, batch_first, g_out, g_hn)
+    ours = mygru_forward_backward(m, x, h0, lengths, g_out, g_hn)
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("lengths", [None, LENGTHS])
+def test_without_h0_matches_torch(kind, lengths):
+    cls, torch_name, extra = KINDS[kind]
+    tm = getattr(torch.nn, torch_name)(C, H, num_layers=2, bidirectional=True, **extra).double()
+    rng = np.random.default_rng(1)
+    x, g_out, g_hn = rng.normal(size=(T, N, C)), rng.normal(size=(T, N, 2 * H)), rng.normal(size=(4, N, H))
+    theirs = torch_forward_backward(tm, x, None, lengths, False, g_out, g_hn)
+    assert_same(mygru_forward_backward(cls.from_torch(tm), x, None, lengths, g_out, g_hn), theirs)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_unbatched_sequence_matches_torch(kind):
+    cls, torch_name, extra = KINDS[kind]
+    tm = getattr(torch.nn, torch_name)(C, H, num_layers=2, bidirectional=True, batch_first=True,
+                                       **extra).double()
+    rng = np.random.default_rng(2)
+    x, h0 = rng.normal(size=(T, C)), rng.normal(size=(4, H))
+    g_out, g_hn = rng.normal(size=(T, 2 * H)), rng.normal(size=(4, H))
+    theirs = torch_forward_backward(tm, x, h0, None, True, g_out, g_hn)
+    assert_same(mygru_forward_backward(cls.from_torch(tm), x, h0, None, g_out, g_hn), theirs)
+
+
+CELLS = {
+    "gru": (nn.GRUCell, "GRUCell", {}),
+    "rnn_tanh": (nn.RNNCell, "RNNCell", {"nonlinearity": "tanh"}),
+    "rnn_relu": (nn.RNNCell, "RNNCell", {"nonlinearity": "relu"}),
+}
+
+
+@pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("with_h", [True, False])
+def test_cell_matches_torch(kind, bias, batched, with_h):
+    cls, torch_name, extra = CELLS[kind]
+    tm = getattr(torch.nn, torch_name)(C, H, bias=bias, **extra).double()
+    m = cls.from_torch(tm)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    rng = np.random.default_rng(3)
+    lead = (N,) if batched else ()
+    x, h, g = rng.normal(size=lead + (C,)), rng.normal(size=lead + (H,)), rng.normal(size=lead + (H,))
+
+    xt = torch.tensor(x, requires_grad=True)
+    ht = torch.tensor(h, requires_grad=True) if with_h else None
+    (tm(xt, ht) * torch.tensor(g)).sum().backward()
+    xm = mg.tensor(x)
+    hm = mg.tensor(h) if with_h else None
+    out = m(xm, hm)
+    (out * g).sum().backward()
+
+    np.testing.assert_allclose(out.data, tm(torch.tensor(x), None if ht is None else ht.detach()).detach(), **TOL)
+    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), **TOL)
+    if with_h:
+        np.testing.assert_allclose(hm.grad, ht.grad.numpy(), **TOL)
+    for name, p in tm.named_parameters():
+        np.testing.assert_allclose(getattr(m, name).grad, p.grad.numpy(), err_msg=name, **TOL)
+
+
+def test_a_cell_step_by_step_equals_the_sequence_module():
+    """A GRUCell unrolled by hand gives GRU's output, as in torch (weights shared by name)."""
+    cell = nn.GRUCell(C, H, dtype=np.float64, rng=0)
+    seq = nn.GRU(C, H, dtype=np.float64)
+    seq.load_state_dict({f"{name}_l0": a for name, a in cell.state_dict().items()})
+    x = np.random.default_rng(4).normal(size=(T, N, C))
+    h, states = None, []
+    for t in range(T):
+        h = cell(x[t], h)
+        states.append(h.data)
+    np.testing.assert_allclose(np.stack(states), seq(x)[0].data, **TOL)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+ROUND_TRIP_CASES = [
+    (nn.GRU, dict(num_layers=2, bidirectional=True, dropout=0.25, batch_first=True)),
+    (nn.GRU, dict(bias=False)),
+    (nn.RNN, dict(num_layers=3, nonlinearity="relu", bias=False, bidirectional=True)),
+    (nn.GRUCell, dict(bias=False)),
+    (nn.RNNCell, dict(nonlinearity="relu")),
+]
+
+
+@pytest.mark.parametrize("cls, kwargs", ROUND_TRIP_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_to_torch_and_back(cls, kwargs, dtype):
+    m = cls(C, H, **kwargs, dtype=dtype, rng=5).eval()
+    tm = m.to_torch()
+    assert type(tm).__name__ == cls.__name__ and not tm.training
+    first = next(tm.parameters())
+    assert first.dtype == getattr(torch, np.dtype(dtype).name)
+    for name, value in tm.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), m.state_dict()[name], err_msg=name)
+    for arg in cls._torch_args:
+        assert getattr(tm, arg) == getattr(m, arg), arg
+
+    back = cls.from_torch(tm)
+    assert back.dtype == dtype and back.training is False and repr(back) == repr(m)
+    for name, value in m.state_dict().items():
+        np.testing.assert_array_equal(back.state_dict()[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize("cls, kwargs", ROUND_TRIP_CASES)
+def test_from_torch_and_back(cls, kwargs):
+    tm = getattr(torch.nn, cls.__name__)(C, H, **kwargs)  # float32, training mode, torch's init
+    m = cls.from_torch(tm)
+    assert m.dtype == np.float32 and m.training
+    again = m.to_torch().state_dict()
+    assert list(again) == list(tm.state_dict())
+    for name, value in tm.state_dict().items():
+        assert torch.equal(again[name], value), name
+
+
+def test_load_state_dict_takes_torch_tensors_that_require_grad():
+    tm = torch.nn.GRU(C, H, num_layers=2).double()
+    m = nn.GRU(C, H, num_layers=2, dtype=np.float64)
+    params = dict(tm.named_parameters())
+    assert all(p.requires_grad for p in params.values())
+    m.load_state_dict(params)
+    for name, p in params.items():
+        np.testing.assert_array_equal(getattr(m, name).data, p.detach().numpy())
+    x = np.random.default_rng(6).normal(size=(T, N, C))
+    np.testing.assert_allclose(m(x)[0].data, tm(torch.tensor(x))[0].detach().numpy(), **TOL)
+
+
+def test_from_torch_rejects_the_wrong_class_and_dtype():
+    with pytest.raises(TypeError, match="module must be a torch.nn.GRU, got RNN"):
+        nn.GRU.from_torch(torch.nn.RNN(C, H))
+    with pytest.raises(TypeError, match="module must be a torch.nn.RNNCell, got Linear"):
+        nn.RNNCell.from_torch(torch.nn.Linear(C, H))
+    with pytest.raises(TypeError, match=r"module's parameters must all be float32 or all float64, got \['float16'\]"):
+        nn.GRU.from_torch(torch.nn.GRU(C, H).half())
+
+
+def test_from_torch_keeps_the_dropout_and_its_training_mode():
+    tm = torch.nn.GRU(C, H, num_layers=2, dropout=0.3).eval()
+    m = nn.GRU.from_torch(tm)
+    assert m.dropout == pytest.approx(0.3) and m.training is False
+
+
+def test_lengths_may_be_a_torch_tensor():
+    m = nn.GRU(C, H, bidirectional=True, rng=0)
+    x = np.random.default_rng(7).normal(size=(T, N, C))
+    np.testing.assert_array_equal(m(x, lengths=torch.tensor(LENGTHS))[0].data, m(x, lengths=LENGTHS)[0].data)

@@ -121,8 +121,8 @@ def test_bad_constant_and_reset_after():
     "value, exc, message",
     [
         ([1, 2, 3], ValueError, "lengths must have shape (N,) = (2,) with N from X, got shape (3,)"),
-        ([0, 2], ValueError, "lengths must lie in 1..T = 1..3, got values from 0 to 2"),
-        ([1, 4], ValueError, "lengths must lie in 1..T = 1..3, got values from 1 to 4"),
+        ([0, 2], ValueError, "lengths must lie in 1..T = 1..3 with T from X, got values from 0 to 2"),
+        ([1, 4], ValueError, "lengths must lie in 1..T = 1..3 with T from X, got values from 1 to 4"),
         ([1.0, 2.0], TypeError, "lengths must hold integers, got dtype float64"),
     ],
 )

@@ -19,6 +19,7 @@ from mygrad import Tensor
 from mygrad.operation_base import Operation
 
 from ..ops import gru, rnn
+from ..ops._base import check_lengths
 
 __all__ = ["GRU", "RNN", "GRUCell", "RNNCell"]
 
@@ -457,14 +458,7 @@ class _Recurrent(_Module):
             return None
         if not batched:
             raise ValueError("lengths needs batched x of shape (T, N, C); got one unbatched sequence")
-        a = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
-        if a.dtype.kind not in "iu":
-            raise TypeError(f"lengths must hold integers, got dtype {a.dtype}")
-        if a.shape != (N,):
-            raise ValueError(f"lengths must have shape (N,) = ({N},) with N from x, got shape {a.shape}")
-        if N and (a.min() < 1 or a.max() > T):
-            raise ValueError(f"lengths must lie in 1..T = 1..{T} with T from x, got values from {a.min()} to {a.max()}")
-        return a.astype(np.intp)
+        return check_lengths(lengths, T, N, source="x")
 
 
 class GRU(_GRUMath, _Recurrent):

@@ -14,7 +14,7 @@ import numpy as np
 from mygrad import Tensor
 from mygrad.operation_base import Operation
 
-__all__ = ["RecurrentOp", "Checked", "apply"]
+__all__ = ["RecurrentOp", "Checked", "apply", "check_lengths"]
 
 
 class Checked:
@@ -46,7 +46,7 @@ class Checked:
         if constant is not None and not isinstance(constant, bool):
             raise TypeError(f"constant must be None, True or False, got {constant!r}")
         self.rng = _check_rng(rng)
-        self.lengths = None if lengths is None else _check_lengths(lengths, self.T, self.N)
+        self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
         self.dtype = _compute_dtype(self.arrays.values())
 
     def add(self, name, value, expected=None, sizes=None, why=None):
@@ -126,14 +126,17 @@ def _check_rng(rng):
     return int(rng)
 
 
-def _check_lengths(lengths, T, N):
+def check_lengths(lengths, T, N, source="X"):
+    """``lengths`` as an int array of N values in 1..T (T, N from ``source``)."""
     a = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
     if a.dtype.kind not in "iu":
         raise TypeError(f"lengths must hold integers, got dtype {a.dtype}")
     if a.shape != (N,):
-        raise ValueError(f"lengths must have shape (N,) = ({N},) with N from X, got shape {a.shape}")
+        raise ValueError(f"lengths must have shape (N,) = ({N},) with N from {source}, got shape {a.shape}")
     if N and (a.min() < 1 or a.max() > T):
-        raise ValueError(f"lengths must lie in 1..T = 1..{T}, got values from {a.min()} to {a.max()}")
+        raise ValueError(
+            f"lengths must lie in 1..T = 1..{T} with T from {source}, got values from {a.min()} to {a.max()}"
+        )
     return a.astype(np.intp)
 
 

@@ -26,7 +26,16 @@ class DropoutMasks(NamedTuple):
 
 
 class GRUOp(RecurrentOp):
-    """The operation behind :func:`gru`; ``s.creator`` of its output."""
+    """The operation behind :func:`gru`; ``s.creator`` of its output.
+
+    Attributes
+    ----------
+    dropout_masks : DropoutMasks or None
+        The masks this call drew (None without dropout). mygrad releases the graph,
+        and with it ``s.creator``, during ``backward``: read them before.
+    bp_lim : None or int
+        The truncation this call's backward uses.
+    """
 
     names = ("X", "Uz", "Wz", "bz", "Ur", "Wr", "br", "Uh", "Wh", "bh", "s0")
     mask_fields = DropoutMasks._fields

@@ -19,7 +19,15 @@ class RNNDropoutMasks(NamedTuple):
 
 
 class RNNOp(RecurrentOp):
-    """The operation behind :func:`rnn`; ``s.creator`` of its output."""
+    """The operation behind :func:`rnn`; ``s.creator`` of its output.
+
+    Attributes
+    ----------
+    dropout_masks : RNNDropoutMasks or None
+        The masks this call drew (None without dropout); read them before ``backward``.
+    bp_lim : None or int
+        The truncation this call's backward uses.
+    """
 
     names = ("X", "U", "W", "b", "s0")
     mask_fields = RNNDropoutMasks._fields

@@ -19,7 +19,7 @@ from mygrad import Tensor
 from mygrad.operation_base import Operation
 
 from ..ops import gru, rnn
-from ..ops._base import check_lengths
+from ..ops._base import check_lengths, check_probability, check_rng, real_array
 
 __all__ = ["GRU", "RNN", "GRUCell", "RNNCell"]
 
@@ -41,15 +41,6 @@ def _check_flag(name, value):
     return bool(value)
 
 
-def _check_probability(name, value, high):
-    """A number in [0, 1] (``high="1]"``) or [0, 1) (``high="1)"``)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number in [0, {high}, got {value!r} of type {type(value).__name__}")
-    if not (0 <= value <= 1 if high == "1]" else 0 <= value < 1):
-        raise ValueError(f"{name} must be in [0, {high}, got {value}")
-    return float(value)
-
-
 def _check_dtype(dtype):
     if dtype is None:  # torch's "default dtype"
         return np.dtype(np.float32)
@@ -65,21 +56,8 @@ def _check_dtype(dtype):
 def _make_rng(rng):
     """None (numpy's global RNG) or a Generator; an int seeds one Generator for the
     module's whole life, so a seeded run is reproducible while masks still differ per call."""
-    if rng is None or isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, bool) or not isinstance(rng, Integral):
-        raise TypeError(
-            f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
-        )
-    return np.random.default_rng(int(rng))
-
-
-def _real_data(name, value):
-    """The values of a Tensor or array-like argument as an array of real numbers."""
-    a = value.data if isinstance(value, Tensor) else np.asarray(value)
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers (an integer or floating dtype), got dtype {a.dtype}")
-    return a
+    rng = check_rng(rng)
+    return np.random.default_rng(rng) if isinstance(rng, int) else rng
 
 
 def _as_input(value, a):
@@ -262,7 +240,7 @@ class _Module:
             )
         values = {}
         for name, shape in self._shapes.items():
-            a = _real_data(f"state_dict[{name!r}]", _to_numpy(state_dict[name]))
+            a = real_array(f"state_dict[{name!r}]", _to_numpy(state_dict[name]))
             if a.shape != shape:
                 raise ValueError(f"state_dict[{name!r}] must have shape {shape}, got shape {a.shape}")
             values[name] = a
@@ -342,9 +320,9 @@ class _Recurrent(_Module):
         self.num_layers = _check_int("num_layers", num_layers, 1)
         self.bias = _check_flag("bias", bias)
         self.batch_first = _check_flag("batch_first", batch_first)
-        self.dropout = _check_probability("dropout", dropout, "1]")
+        self.dropout = check_probability("dropout", dropout, "1]")
         self.bidirectional = _check_flag("bidirectional", bidirectional)
-        self.variational_dropout = _check_probability("variational_dropout", variational_dropout, "1)")
+        self.variational_dropout = check_probability("variational_dropout", variational_dropout, "1)")
         if self.dropout and self.num_layers == 1:
             warnings.warn(  # as torch warns: there is no layer for it to act between
                 f"dropout={self.dropout} has no effect with num_layers=1: it acts between layers only",
@@ -391,7 +369,7 @@ class _Recurrent(_Module):
             Each layer's and direction's final state: the forward direction's at step
             ``lengths[n]``, the reverse direction's after it reached step 1.
         """
-        a = _real_data("x", x)
+        a = real_array("x", x)
         batched = a.ndim == 3
         if a.ndim not in (2, 3) or a.shape[-1] != self.input_size:
             layout = "(N, T, C)" if self.batch_first else "(T, N, C)"
@@ -443,7 +421,7 @@ class _Recurrent(_Module):
     def _check_h0(self, h0, N, batched):
         if h0 is None:
             return None
-        a = _real_data("h0", h0)
+        a = real_array("h0", h0)
         stacks = self.num_layers * len(self._suffixes)
         want = (stacks, N, self.hidden_size) if batched else (stacks, self.hidden_size)
         if a.shape != want:
@@ -625,7 +603,7 @@ class _Cell(_Module):
         -------
         h' : mygrad.Tensor, shape (N, H), or (H,) unbatched
         """
-        a = _real_data("x", x)
+        a = real_array("x", x)
         if a.ndim not in (1, 2) or a.shape[-1] != self.input_size:
             raise ValueError(f"x must have shape (N, C) or (C,) with C = input_size = {self.input_size}, "
                              f"got shape {a.shape}")
@@ -633,7 +611,7 @@ class _Cell(_Module):
         x = _as_input(x, a)
         X = x[None] if batched else x[None, None]  # one step: (1, N, C)
         if h is not None:
-            b = _real_data("h", h)
+            b = real_array("h", h)
             want = (a.shape[0], self.hidden_size) if batched else (self.hidden_size,)
             if b.shape != want:
                 spelled = "(N, hidden_size)" if batched else "(hidden_size,)"

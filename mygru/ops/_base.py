@@ -14,7 +14,7 @@ import numpy as np
 from mygrad import Tensor
 from mygrad.operation_base import Operation
 
-__all__ = ["RecurrentOp", "Checked", "apply", "check_lengths"]
+__all__ = ["RecurrentOp", "Checked", "apply", "real_array", "check_probability", "check_rng", "check_lengths"]
 
 
 class Checked:
@@ -29,7 +29,7 @@ class Checked:
             raise ValueError(f"X must have shape (T, N, C), got shape {x.shape}")
         self.T, self.N, self.C = x.shape
         first = next(iter(params))  # the first input weight fixes D
-        u = _real_array(first, params[first])
+        u = real_array(first, params[first])
         if u.ndim != 2 or u.shape[0] != self.C:
             raise ValueError(
                 f"{first} must have shape (C, D) with C = {self.C} from X, got shape {u.shape}"
@@ -42,15 +42,15 @@ class Checked:
         if s0 is not None:
             self.add("s0", s0, ("N", "D"), sizes, why)
         self.bp_lim = _check_bp_lim(bp_lim)
-        self.dropout = _check_dropout(dropout)
+        self.dropout = check_probability("dropout", dropout)
         if constant is not None and not isinstance(constant, bool):
             raise TypeError(f"constant must be None, True or False, got {constant!r}")
-        self.rng = _check_rng(rng)
+        self.rng = check_rng(rng)
         self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
         self.dtype = _compute_dtype(self.arrays.values())
 
     def add(self, name, value, expected=None, sizes=None, why=None):
-        a = _real_array(name, value)
+        a = real_array(name, value)
         want = None if expected is None else tuple(sizes[k] for k in expected)
         if want is not None and a.shape != want:
             spelled = ", ".join(expected) + ("," if len(expected) == 1 else "")
@@ -84,7 +84,8 @@ class Checked:
 _EXPECTED = {"U": ("C", "D"), "W": ("D", "D"), "b": ("D",)}
 
 
-def _real_array(name, value):
+def real_array(name, value):
+    """The values of a Tensor or array-like argument, which must be real numbers."""
     a = value.data if isinstance(value, Tensor) else np.asarray(value)
     if a.dtype.kind not in "iuf":
         raise TypeError(f"{name} must hold real numbers (an integer or floating dtype), got dtype {a.dtype}")
@@ -110,19 +111,23 @@ def _check_bp_lim(bp_lim):
     return int(bp_lim)
 
 
-def _check_dropout(dropout):
-    if isinstance(dropout, bool) or not isinstance(dropout, Real):
-        raise TypeError(f"dropout must be a number in [0, 1), got {dropout!r} of type {type(dropout).__name__}")
-    if not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-    return float(dropout)
+def check_probability(name, value, high="1)"):
+    """A number in [0, 1) (``high="1)"``, the ops' dropout) or [0, 1] (``high="1]"``)."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number in [0, {high}, got {value!r} of type {type(value).__name__}")
+    if not (0 <= value <= 1 if high == "1]" else 0 <= value < 1):
+        raise ValueError(f"{name} must be in [0, {high}, got {value}")
+    return float(value)
 
 
-def _check_rng(rng):
+def check_rng(rng):
+    """None, a numpy Generator, or an int seed (returned as an int)."""
     if rng is None or isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, bool) or not isinstance(rng, Integral):
-        raise TypeError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
+        )
     return int(rng)
 
 

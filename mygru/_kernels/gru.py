@@ -101,19 +101,17 @@ class GRU(Recurrence):
         D, G, Sp = self.D, self.G, self.S[:-1]
         A, B, C = G[..., :D], G[..., D : 2 * D], G[..., 2 * D :]
         _update_coefficients(Sp, self.Z, self.H, A, B, tmp=C)
+        RS = np.multiply(self.R, Sp, out=self.H)  # H is no longer needed; dWh needs R ⊙ S_{t-1}
         np.subtract(1, self.R, out=C)
-        C *= self.R
-        C *= Sp
-        np.multiply(self.R, Sp, out=self.H)  # H is no longer needed; dWh needs R ⊙ S_{t-1}
+        C *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
 
     def back(self, i0, i1, dS, prev, out):
         D, K = self.D, self.G[i0:i1]
-        dRS = self.scratch(i1 - i0, 2)[0]
+        dRS, a = self.scratch(i1 - i0, 2)
         np.multiply(_pairs(K[..., : 2 * D]), dS[..., None, :], out=_pairs(out[..., : 2 * D]))  # Gh, Gz
         mm(out[..., :D], self.W[:, :D].T, out=dRS)
         np.multiply(dRS, K[..., 2 * D :], out=out[..., 2 * D :])  # Gr
         if prev is not None:
-            a = self.scratch(i1 - i0, 2)[1]
             mm(out[..., D:], self.W[:, D:].T, out=prev)
             np.multiply(dS, self.Z[i0:i1], out=a)
             prev += a

@@ -226,8 +226,10 @@ def main(argv=None):
 
     if "long" in args.sizes:
         X, params, grad = make_case("long", "float32")
-        med = compare(impls, X, params, grad, args.repeat, bp_lim=5)
-        full = compare({"mygru": None}, X, params, grad, args.repeat)["mygru"][1]
+        cases = {name: runners(name, impl, X, params, grad, bp_lim=5) for name, impl in impls.items()}
+        cases["mygru, full BPTT"] = runners("mygru", None, X, params, grad)  # same run, interleaved
+        med = median_times(cases, args.repeat)
+        full = med["mygru, full BPTT"][1]
         t = {name: med[name][1] if name in med else None for name in ("mygru", "mygrad")}
         print(f"long float32 fwd+bwd, bp_lim=5: mygru {fmt_ms(t['mygru']).strip()} ms"
               f" (full BPTT {fmt_ms(full).strip()} ms), mygrad {fmt_ms(t['mygrad']).strip()} ms,"

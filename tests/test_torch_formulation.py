@@ -11,6 +11,14 @@ import mygru
 torch = pytest.importorskip("torch")
 
 
+def upstream(grad_out, grad_hn):
+    """The gradient arriving at mygru's s (T+1, N, D) for torch's output and h_n gradients."""
+    g = np.zeros((grad_out.shape[0] + 1, *grad_out.shape[1:]))
+    g[1:] = grad_out
+    g[-1] += grad_hn[0]
+    return g
+
+
 def torch_run(module, X, s0, grad_out, grad_hn):
     x = torch.tensor(X, requires_grad=True)
     h0 = torch.tensor(s0[None], requires_grad=True)
@@ -40,10 +48,7 @@ def test_reset_after_equals_torch_gru(seed):
     Xt, s0t, bhn = mg.tensor(X), mg.tensor(s0), mg.tensor(b_hn)
     s = mygru.gru(Xt, *tensors.values(), s0=s0t, reset_after=True, bhn=bhn)
     np.testing.assert_allclose(s.data[1:], out, atol=1e-12)
-    upstream = np.zeros(s.shape)
-    upstream[1:] = grad_out
-    upstream[-1] += grad_hn[0]
-    s.backward(upstream)
+    s.backward(upstream(grad_out, grad_hn))
     np.testing.assert_allclose(Xt.grad, dx, atol=1e-10)
     np.testing.assert_allclose(s0t.grad, dh0, atol=1e-10)
     dW_ih = np.concatenate([tensors[k].grad.T for k in ("Ur", "Uz", "Uh")])
@@ -71,10 +76,7 @@ def test_rnn_equals_torch_rnn(nonlinearity):
     Xt, s0t = mg.tensor(X), mg.tensor(s0)
     s = mygru.rnn(Xt, U, W, b, s0=s0t, nonlinearity=nonlinearity)
     np.testing.assert_allclose(s.data[1:], out, atol=1e-12)
-    upstream = np.zeros(s.shape)
-    upstream[1:] = grad_out
-    upstream[-1] += grad_hn[0]
-    s.backward(upstream)
+    s.backward(upstream(grad_out, grad_hn))
     np.testing.assert_allclose(Xt.grad, dx, atol=1e-10)
     np.testing.assert_allclose(s0t.grad, dh0, atol=1e-10)
     np.testing.assert_allclose(U.grad.T, tg["weight_ih_l0"], atol=1e-10)

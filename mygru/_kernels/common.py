@@ -5,17 +5,23 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 ``rnn.py``) subclasses :class:`Recurrence` and supplies only its cell:
 
 - ``step(i)``: cell ``i`` maps the state ``S[i]`` to ``S[i + 1]``, reading the
-  input pre-activations ``P[i]`` and keeping what its backward needs;
+  input pre-activations of step ``i`` and keeping what its backward needs;
 - ``coefficients()``: once per backward, whole sequence at once, the factors of
   the cell's Jacobian that do not depend on the incoming gradient, written into
   ``G`` (large vectorized numpy calls instead of many small ones per step);
-- ``back(i0, i1, dS, prev, out)``: given ``dS = dL/dS[i0+1 : i1+1]`` (only what
-  reaches those states through the cells themselves), write the gradients of the
-  pre-activations of cells ``i0 .. i1-1`` into ``out`` (which may be ``G[i0:i1]``
-  itself: each coefficient is read by the same call that overwrites it) and, when
-  ``prev`` is given, ``dL/dS[i0:i1]`` through those cells into ``prev``. Works for
-  one cell (the sequential loop) and a block of cells at once (truncated BPTT);
+- ``back(i, dS, prev, out)``: ``i`` is one cell (an int, the sequential loop) or
+  a block of cells (a slice, truncated BPTT). Given ``dS``, dL/dS at the states
+  those cells produce (only what reaches them through the cells themselves),
+  write the gradients of the cells' pre-activations into the blocks ``out[j][i]``
+  (``out`` may be ``G`` itself: each coefficient is read by the same call that
+  overwrites it) and, when ``prev`` is given, dL/dS at the states the cells read
+  into ``prev``;
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
+
+``G`` is a tuple of arrays of shape (T, N, width*D): the pre-activation gradients
+split into blocks so that every block a step reads or writes as a whole is
+contiguous at that step (for the GRU: the candidate's, and the two gates'
+side by side).
 
 Notation (the docs use the same): ``T`` steps, batch ``N``, ``C`` input features,
 ``D`` hidden units, ``k`` gate blocks (3 for the GRU, 1 for the Elman RNN).
@@ -23,18 +29,23 @@ Notation (the docs use the same): ``T`` steps, batch ``N``, ``C`` input features
 
 import numpy as np
 
-__all__ = ["Recurrence", "sigmoid", "mm"]
+__all__ = ["Recurrence", "sigmoid_halved", "mm"]
 
 
-def sigmoid(x, out):
-    """σ(x) = (1 + tanh(x / 2)) / 2, written into ``out``.
+_HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float32, np.float64)}
+
+
+def sigmoid_halved(h, out):
+    """σ(x) = (1 + tanh(x / 2)) / 2 from ``h`` = x / 2, written into ``out``.
 
     Same value as 1 / (1 + exp(-x)) but never overflows, so pre-activations of
-    any size raise no RuntimeWarning."""
-    np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out *= 0.5
-    out += 0.5
+    any size raise no RuntimeWarning. The kernels compute the sigmoid gates'
+    pre-activations already halved (their weights and biases are halved once,
+    which is exact in floating point), so this is three calls."""
+    half = _HALF[out.dtype]
+    np.tanh(h, out=out)
+    out *= half
+    out += half
     return out
 
 
@@ -42,10 +53,13 @@ def mm(a, b, out):
     """``out = a @ b`` as one matrix product over all leading axes of ``a``.
 
     ``a`` (..., K) and ``out`` (..., M) are viewed as 2-D so that a block of
-    time steps is one BLAS call, not one per step."""
+    time steps is one BLAS call, not one per step. ``np.dot``, which costs about
+    half of ``np.matmul`` per call on small matrices; ``out`` must be contiguous."""
+    if a.ndim == 2:
+        return np.dot(a, b, out=out)
     o = out.reshape(-1, out.shape[-1])
     assert out.size == 0 or np.may_share_memory(o, out)  # a view, not a copy
-    np.matmul(a.reshape(-1, a.shape[-1]), b, out=o)
+    np.dot(a.reshape(-1, a.shape[-1]), b, out=o)
     return out
 
 
@@ -73,20 +87,32 @@ class Recurrence:
     All arrays share one floating dtype; none of them is written to.
     """
 
+    gates_in = ("",)  # order of the gate blocks in U, b and the input gradients
+    gates_rec = ("",)  # order of the gate blocks in W
+    halved = ""  # the sigmoid gates, whose pre-activations are computed halved
+    blocks_in = (("P", 0, 1),)  # (attribute, first gate, end gate): one array per block
+
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         T, N, C = X.shape
         D = W.shape[0]
         self.T, self.N, self.C, self.D = T, N, C, D
         self.X, self.U, self.mask_U, self.mask_W = X, U, mask_U, mask_W
-        self.W = W if mask_W is None else W * mask_W  # the weights the cells see
         self.dtype = W.dtype
+        # the weights the cells see (a contiguous copy, so .T is a plain transpose)
+        self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
+        # the forward uses halved weights for the sigmoid gates (see sigmoid_halved)
+        self.Wf = self.W * self._halves(self.gates_rec) if self.halved else self.W
+        half = self._halves(self.gates_in)
+        U, b = (U * half, b * half) if self.halved else (U, b)
 
-        # all input projections in one product: P[t] = (X_t U) ⊙ mask_U + b
-        P = mm(X, U, np.empty((T, N, U.shape[1]), self.dtype))
-        if mask_U is not None:
-            P *= mask_U
-        P += b
-        self.P = P
+        # the input projections, one product per block: P[t] = (X_t U) ⊙ mask_U + b
+        for name, g0, g1 in self.blocks_in:
+            cols = slice(g0 * D, g1 * D)
+            P = mm(X, U[:, cols], np.empty((T, N, (g1 - g0) * D), self.dtype))
+            if mask_U is not None:
+                P *= mask_U[:, cols]
+            P += b[cols]
+            setattr(self, name, P)
 
         self.S = np.empty((T + 1, N, D), self.dtype)
         self.S[0] = s0
@@ -94,6 +120,10 @@ class Recurrence:
         self.alive = None if lengths is None else (np.arange(T)[:, None] < lengths)[..., None]
         self.dead = None if lengths is None else ~self.alive
         self._scratch = None
+
+    def _halves(self, gates):
+        """Per column of a side-by-side array: 1/2 for the sigmoid gates, else 1."""
+        return np.repeat([0.5 if g and g in self.halved else 1.0 for g in gates], self.D).astype(self.dtype)
 
     def forward(self):
         """Run every cell; returns S, shape (T+1, N, D), with S[0] = s0."""
@@ -104,13 +134,13 @@ class Recurrence:
                 np.copyto(S[i + 1], S[i], where=dead[i])
         return S
 
-    def _back(self, i0, i1, dS, prev, out):
+    def _back(self, i, dS, prev, out):
         """``back`` with finished sequences carrying their gradient straight through."""
         if self.alive is None:
-            return self.back(i0, i1, dS, prev, out)
-        self.back(i0, i1, dS * self.alive[i0:i1], prev, out)
+            return self.back(i, dS, prev, out)
+        self.back(i, dS * self.alive[i], prev, out)
         if prev is not None:
-            prev += dS * self.dead[i0:i1]
+            prev += dS * self.dead[i]
         return prev
 
     def state_grads(self, grad, bp_lim=None):
@@ -132,48 +162,67 @@ class Recurrence:
         -------
         dS : ndarray, shape (T+1, N, D)
         """
-        T, N, D, G = self.T, self.N, self.D, self.G
-        dS = np.array(grad, dtype=self.dtype, copy=True)
+        T, N, D = self.T, self.N, self.D
         self.coefficients()
+        G = self.G
+        dS = np.array(grad, dtype=self.dtype, copy=True)
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
-            carry = np.empty((1, N, D), self.dtype)
+            carry = np.empty((N, D), self.dtype)
             for i in range(T - 1, -1, -1):
-                self._back(i, i + 1, dS[i + 1 : i + 2], carry, G[i : i + 1])
-                dS[i] += carry[0]
+                self._back(i, dS[i + 1], carry, G)
+                dS[i] += carry
             return dS
         # truncated: pass p moves every term exactly one more cell back, whole
         # sequence at once; after bp_lim passes each term has crossed bp_lim cells.
         delta = dS[1:]  # delta[j]: terms at state j+1 that crossed p-1 cells
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 0 .. n-1 still carry such terms
-            work = np.empty((n, N, G.shape[-1]), self.dtype)  # G keeps the coefficients
-            delta = self._back(0, n, delta[:n], np.empty((n, N, D), self.dtype), work)
+            work = [np.empty((n,) + g.shape[1:], self.dtype) for g in G]  # G keeps the coefficients
+            delta = self._back(slice(0, n), delta[:n], np.empty((n, N, D), self.dtype), work)
             dS[:n] += delta
             delta = delta[1:]
-        self._back(0, T, dS[1:], None, G)  # gate gradients from the truncated totals
+        self._back(slice(0, T), dS[1:], None, G)  # gate gradients from the truncated totals
         return dS
 
-    def input_grads(self, G, need):
+    def input_grads(self, blocks, need):
         """Whole-sequence gradients of U, b and X from the input pre-activation grads.
 
-        ``G`` (T, N, k*D) is dL/dP. With P = (X U) ⊙ mask_U + b:
-        dU = Xᵀ (G ⊙ mask_U), db = Σ_t Σ_n G, dX = (G ⊙ mask_U) Uᵀ."""
-        out = {}
+        ``blocks`` are pairs (G, g0): G (T, N, w*D) is dL/dP for the w gates from
+        ``gates_in[g0]`` on, i.e. for some columns ``cols`` of U; G is overwritten.
+        With P = (X U) ⊙ mask_U + b, per block: db = Σ_t Σ_n G,
+        dU = Xᵀ (G ⊙ mask_U), and dX sums (G ⊙ mask_U) Uᵀ over the blocks."""
+        out, D = {}, self.D
+        k, X, T, N, C = len(self.gates_in), self.X, self.T, self.N, self.C
+        spans = [(G, slice(g0 * D, g0 * D + G.shape[-1])) for G, g0 in blocks]
         if "b" in need:
-            out["b"] = G.sum(axis=(0, 1))
-        Gm = G if self.mask_U is None else G * self.mask_U
+            out["b"] = np.empty(k * D, self.dtype)
+            for G, cols in spans:
+                out["b"][cols] = G.sum(axis=(0, 1))
+        if self.mask_U is not None:
+            for G, cols in spans:
+                G *= self.mask_U[:, cols]  # now the gradient of X U
         if "U" in need:
-            out["U"] = self.X.reshape(-1, self.C).T @ Gm.reshape(-1, Gm.shape[-1])
+            out["U"] = np.empty((C, k * D), self.dtype)
+            for G, cols in spans:
+                out["U"][:, cols] = self.outer(X, G)
         if "X" in need:
-            out["X"] = mm(Gm, self.U.T, np.empty((self.T, self.N, self.C), self.dtype))
+            dX = tmp = None
+            for G, cols in spans:
+                if dX is None:
+                    dX = mm(G, self.U[:, cols].T, np.empty((T, N, C), self.dtype))
+                else:
+                    tmp = mm(G, self.U[:, cols].T, np.empty_like(dX) if tmp is None else tmp)
+                    dX += tmp
+            out["X"] = dX
         return out
 
-    def scratch(self, L, count):
-        """``count`` work arrays of shape (L, N, D), reused while L stays the same
-        (it is always 1 in the sequential loop, so that loop allocates nothing)."""
-        if self._scratch is None or self._scratch[0].shape[0] != L:
-            self._scratch = [np.empty((L, self.N, self.D), self.dtype) for _ in range(count)]
+    def scratch(self, i, count):
+        """``count`` work arrays shaped like ``S[1:][i]`` ((N, D) or (L, N, D)), reused
+        while that shape stays the same (so the sequential loop allocates nothing)."""
+        shape = (self.N, self.D) if isinstance(i, int) else (i.stop - i.start, self.N, self.D)
+        if self._scratch is None or self._scratch[0].shape != shape:
+            self._scratch = [np.empty(shape, self.dtype) for _ in range(count)]
         return self._scratch
 
     @staticmethod
@@ -182,8 +231,6 @@ class Recurrence:
         return A.reshape(-1, A.shape[-1]).T @ B.reshape(-1, B.shape[-1])
 
     # -- packing: named per-gate arrays <-> the side-by-side arrays used above --
-    gates_in = ("",)  # order of the gate blocks in U, b, P and G_in
-    gates_rec = ("",)  # order of the gate blocks in W
 
     @classmethod
     def build(cls, X, params, s0, masks=None, lengths=None, **extra):
@@ -221,8 +268,8 @@ class Recurrence:
         split per gate as in :meth:`build` ("Uz", "Wz", ...).
         """
         dS = self.state_grads(grad, bp_lim)
-        grads = self.input_grads(self.G_in, need)
-        grads.update(self.weight_grads(need))
+        grads = self.weight_grads(need)
         if "W" in grads and self.mask_W is not None:
             grads["W"] *= self.mask_W  # W ⊙ M was used, so dL/dW = dL/d(W ⊙ M) ⊙ M
+        grads.update(self.input_grads(self.G_in, need))  # last: it overwrites G
         return dS, self.named(grads)

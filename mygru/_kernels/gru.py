@@ -33,7 +33,7 @@ Over the whole sequence, after the loop (S_{t-1} stacked as S[:-1])::
 
 import numpy as np
 
-from .common import Recurrence, mm, sigmoid
+from .common import Recurrence, mm, sigmoid_halved
 
 __all__ = ["GRU", "GRUResetAfter"]
 
@@ -45,16 +45,16 @@ def _update(Sp, Z, H, tmp, out):
     np.add(H, tmp, out=out)
 
 
-def _update_coefficients(Sp, Z, H, A, B, tmp):
-    """A = (1 − Z) ⊙ (1 − H²) and B = (S_{t-1} − H) ⊙ Z ⊙ (1 − Z): dS ⊙ A and dS ⊙ B
-    are the gradients of the pre-activations of (3) and (1) through (4)."""
-    np.subtract(1, Z, out=tmp)
-    np.multiply(H, H, out=A)
-    np.subtract(1, A, out=A)
-    A *= tmp
-    tmp *= Z
-    np.subtract(Sp, H, out=B)
+def _update_coefficients(Sp, Z, H, B, tmp):
+    """B = (S_{t-1} − H) ⊙ Z ⊙ (1 − Z) from B = Z ⊙ (1 − Z), then A = (1 − Z) ⊙ (1 − H²)
+    over H: dS ⊙ A and dS ⊙ B are the gradients of the pre-activations of (3) and (1)
+    through (4)."""
+    np.subtract(Sp, H, out=tmp)
     B *= tmp
+    np.multiply(H, H, out=H)
+    np.subtract(1, H, out=H)
+    np.subtract(1, Z, out=tmp)
+    H *= tmp  # H's array now holds A
 
 
 def _pairs(block):
@@ -65,131 +65,147 @@ def _pairs(block):
 class GRU(Recurrence):
     """GRU with the reset gate applied before the product, equations (1)-(4).
 
-    Gate order (h, z, r) in every side-by-side array, so that the blocks that go
-    together sit together: U (C, 3D) = [Uh | Uz | Ur], b = [bh | bz | br],
-    W (D, 3D) = [Wh | Wz | Wr]. The forward turns P into [H | Z | R] in place.
-    G (T, N, 3D) first holds the coefficients [A | B | C], which the backward
-    turns into [Gh | Gz | Gr] in place; H's slot then holds R ⊙ S_{t-1} for dWh.
+    Gate order (h, z, r) in every side-by-side array: U (C, 3D) = [Uh | Uz | Ur],
+    b = [bh | bz | br], W (D, 3D) = [Wh | Wz | Wr]. The per-step arrays keep the
+    candidate apart from the two gates, so that each block a step works on is
+    contiguous: H (T, N, D) and ZR (T, N, 2D) = [Z | R], which the forward fills
+    with the activations. G = (Gh, Gzr): ``coefficients`` puts A in H's array
+    and [B | C] in a new one, which the backward turns into Gh and [Gz | Gr] in
+    place. After the loop Z's half of ZR holds R ⊙ S_{t-1}, for dWh.
     """
 
     gates_in = gates_rec = ("h", "z", "r")
+    halved = "zr"
+    blocks_in = (("H", 0, 1), ("ZR", 1, 3))
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
-        T, N, D = self.T, self.N, self.D
-        self.H, self.Z, self.R = (self.P[..., j * D : (j + 1) * D] for j in range(3))
-        self.G = self.G_in = np.empty((T, N, 3 * D), self.dtype)
+        N, D = self.N, self.D
+        self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
+        # contiguous blocks for the per-step products; their .T are the transposes
+        self.Wh, self.Wzr = (np.ascontiguousarray(self.W[:, j]) for j in (slice(D), slice(D, None)))
+        self.Wzr_half = np.ascontiguousarray(self.Wf[:, D:])
         self._zr = np.empty((N, 2 * D), self.dtype)
         self._rs = np.empty((N, D), self.dtype)
         self._d = np.empty((N, D), self.dtype)
 
     def step(self, i):
-        S, P, D, d, rs = self.S, self.P, self.D, self._d, self._rs
-        Sp, ZR, H, Z, R = S[i], P[i, :, D:], self.H[i], self.Z[i], self.R[i]
-        # (1), (2) fused: one product with [Wz | Wr]
-        np.matmul(Sp, self.W[:, D:], out=self._zr)
+        S, D, d, rs = self.S, self.D, self._d, self._rs
+        Sp, ZR, H = S[i], self.ZR[i], self.H[i]
+        # (1), (2) fused: one product with the halved [Wz | Wr], one sigmoid
+        mm(Sp, self.Wzr_half, out=self._zr)
         ZR += self._zr
-        sigmoid(ZR, out=ZR)
+        sigmoid_halved(ZR, out=ZR)
         # (3)
-        np.multiply(R, Sp, out=rs)
-        np.matmul(rs, self.W[:, :D], out=d)
+        np.multiply(self.R[i], Sp, out=rs)
+        mm(rs, self.Wh, out=d)
         H += d
         np.tanh(H, out=H)
-        _update(Sp, Z, H, d, S[i + 1])
+        _update(Sp, self.Z[i], H, d, S[i + 1])
 
     def coefficients(self):
-        D, G, Sp = self.D, self.G, self.S[:-1]
-        A, B, C = G[..., :D], G[..., D : 2 * D], G[..., 2 * D :]
-        _update_coefficients(Sp, self.Z, self.H, A, B, tmp=C)
-        RS = np.multiply(self.R, Sp, out=self.H)  # H is no longer needed; dWh needs R ⊙ S_{t-1}
-        np.subtract(1, self.R, out=C)
-        C *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
+        D, Sp, ZR = self.D, self.S[:-1], self.ZR
+        K = np.subtract(1, ZR)  # [B | C] will be made here
+        K *= ZR  # [Z ⊙ (1 − Z) | R ⊙ (1 − R)]
+        K[..., D:] *= Sp  # C = S_{t-1} ⊙ R ⊙ (1 − R)
+        _update_coefficients(Sp, self.Z, self.H, K[..., :D], tmp=np.empty_like(self.H))
+        self.G = (self.H, K)
+        self.G_in = ((self.H, 0), (K, 1))
 
-    def back(self, i0, i1, dS, prev, out):
-        D, K = self.D, self.G[i0:i1]
-        dRS, a = self.scratch(i1 - i0, 2)
-        np.multiply(_pairs(K[..., : 2 * D]), dS[..., None, :], out=_pairs(out[..., : 2 * D]))  # Gh, Gz
-        mm(out[..., :D], self.W[:, :D].T, out=dRS)
-        np.multiply(dRS, K[..., 2 * D :], out=out[..., 2 * D :])  # Gr
+    def back(self, i, dS, prev, out):
+        D, (A, K), (Gh, Gzr) = self.D, self.G, out
+        dRS, a = self.scratch(i, 2)
+        np.multiply(A[i], dS, out=Gh[i])  # Gh
+        np.multiply(K[i, ..., :D], dS, out=Gzr[i, ..., :D])  # Gz
+        mm(Gh[i], self.Wh.T, out=dRS)
+        np.multiply(dRS, K[i, ..., D:], out=Gzr[i, ..., D:])  # Gr
         if prev is not None:
-            mm(out[..., D:], self.W[:, D:].T, out=prev)
-            np.multiply(dS, self.Z[i0:i1], out=a)
+            mm(Gzr[i], self.Wzr.T, out=prev)
+            np.multiply(dS, self.Z[i], out=a)
             prev += a
-            np.multiply(dRS, self.R[i0:i1], out=a)
+            np.multiply(dRS, self.R[i], out=a)
             prev += a
         return prev
 
     def weight_grads(self, need):
         if "W" not in need:
             return {}
-        D = self.D
+        D, Sp, (Gh, Gzr) = self.D, self.S[:-1], self.G
+        RS = np.multiply(self.R, Sp, out=self.Z)  # Z is no longer needed
         dW = np.empty((D, 3 * D), self.dtype)
-        dW[:, :D] = self.outer(self.H, self.G[..., :D])  # H's slot holds R ⊙ S_{t-1} now
-        dW[:, D:] = self.outer(self.S[:-1], self.G[..., D:])
+        dW[:, :D] = self.outer(RS, Gh)
+        dW[:, D:] = self.outer(Sp, Gzr)
         return {"W": dW}
 
 
 class GRUResetAfter(Recurrence):
     """GRU with the reset gate applied after the product, equations (1), (2), (3'), (4).
 
-    Gate order (h, z, r) for U, b and P (which becomes [H | Z | R]), and (z, r, h)
-    for W (D, 3D) = [Wz | Wr | Wh], so that the one product S_{t-1} W per step
-    serves all three gates and the gradients it takes back, [Gz | Gr | Gq], sit
-    next to [Gh | Gz | Gr]: G (T, N, 4D) = [Gh | Gz | Gr | Gq], G_in = G[..., :3D],
-    G_rec = G[..., D:]. G first holds the coefficients [A | B | C' | R].
-    Cache: P, plus Q = S_{t-1} Wh + bhn.
+    Gate order (h, z, r) for U and b, and (z, r, h) for W (D, 3D) = [Wz | Wr | Wh],
+    so that one product S_{t-1} W per step serves all three gates, and the
+    gradients it takes back, Grec = [Gz | Gr | Gq] (T, N, 3D), are one contiguous
+    block per step. The forward fills H (T, N, D), ZR (T, N, 2D) = [Z | R] and
+    Q = S_{t-1} Wh + bhn, which it writes into Gr's slot of Grec. ``coefficients``
+    puts A in H's array and [B | C' | R] in Grec (C' over Q); the backward turns
+    them into Gh and [Gz | Gr | Gq]. G = (Gh, Grec).
     """
 
     gates_in = ("h", "z", "r")
     gates_rec = ("z", "r", "h")
+    halved = "zr"
+    blocks_in = (("H", 0, 1), ("ZR", 1, 3))
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, bhn):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
         T, N, D = self.T, self.N, self.D
         self.bhn = bhn
-        self.H, self.Z, self.R = (self.P[..., j * D : (j + 1) * D] for j in range(3))
-        self.Q = np.empty((T, N, D), self.dtype)
-        self.G = np.empty((T, N, 4 * D), self.dtype)
-        self.G_in, self.G_rec = self.G[..., : 3 * D], self.G[..., D:]
+        self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
+        self.Grec = np.empty((T, N, 3 * D), self.dtype)
+        self.Q = self.Grec[..., D : 2 * D]
+        self.G = (self.H, self.Grec)
+        self.G_in = ((self.H, 0), (self.Grec[..., : 2 * D], 1))
         self._a = np.empty((N, 3 * D), self.dtype)
         self._d = np.empty((N, D), self.dtype)
 
     def step(self, i):
-        S, P, D, a, d = self.S, self.P, self.D, self._a, self._d
-        Sp, ZR, H, Z, R = S[i], P[i, :, D:], self.H[i], self.Z[i], self.R[i]
-        np.matmul(Sp, self.W, out=a)  # [S Wz | S Wr | S Wh], one product
+        S, D, a, d, Q = self.S, self.D, self._a, self._d, self.Q[i]
+        Sp, ZR, H = S[i], self.ZR[i], self.H[i]
+        mm(Sp, self.Wf, out=a)  # [S Wz / 2 | S Wr / 2 | S Wh], one product
         ZR += a[:, : 2 * D]
-        sigmoid(ZR, out=ZR)  # (1), (2)
-        np.add(a[:, 2 * D :], self.bhn, out=self.Q[i])
-        np.multiply(R, self.Q[i], out=d)
+        sigmoid_halved(ZR, out=ZR)  # (1), (2)
+        np.add(a[:, 2 * D :], self.bhn, out=Q)
+        np.multiply(self.R[i], Q, out=d)
         H += d
         np.tanh(H, out=H)  # (3')
-        _update(Sp, Z, H, d, S[i + 1])
+        _update(Sp, self.Z[i], H, d, S[i + 1])
 
     def coefficients(self):
-        D, G = self.D, self.G
-        A, B, C, R = (G[..., j * D : (j + 1) * D] for j in range(4))
-        _update_coefficients(self.S[:-1], self.Z, self.H, A, B, tmp=C)
-        np.subtract(1, self.R, out=C)
-        C *= self.R
-        C *= self.Q
+        D, Sp, K, tmp = self.D, self.S[:-1], self.Grec, np.empty_like(self.H)
+        B, C, R = K[..., :D], K[..., D : 2 * D], K[..., 2 * D :]
+        np.subtract(1, self.R, out=tmp)
+        C *= tmp
+        C *= self.R  # C' = Q ⊙ R ⊙ (1 − R), over Q
         R[...] = self.R  # becomes Gq = Gh ⊙ R
+        np.subtract(1, self.Z, out=B)
+        B *= self.Z
+        _update_coefficients(Sp, self.Z, self.H, B, tmp)
 
-    def back(self, i0, i1, dS, prev, out):
-        D, K = self.D, self.G[i0:i1]
-        np.multiply(_pairs(K[..., : 2 * D]), dS[..., None, :], out=_pairs(out[..., : 2 * D]))  # Gh, Gz
-        np.multiply(_pairs(K[..., 2 * D :]), out[..., None, :D], out=_pairs(out[..., 2 * D :]))  # Gr, Gq
+    def back(self, i, dS, prev, out):
+        D, (A, K), (Gh, Grec) = self.D, self.G, out
+        np.multiply(A[i], dS, out=Gh[i])  # Gh
+        np.multiply(K[i, ..., :D], dS, out=Grec[i, ..., :D])  # Gz
+        np.multiply(_pairs(K[i, ..., D:]), Gh[i][..., None, :], out=_pairs(Grec[i, ..., D:]))  # Gr, Gq
         if prev is not None:
-            a = self.scratch(i1 - i0, 1)[0]
-            mm(out[..., D:], self.W.T, out=prev)
-            np.multiply(dS, self.Z[i0:i1], out=a)
+            a = self.scratch(i, 1)[0]
+            mm(Grec[i], self.W.T, out=prev)
+            np.multiply(dS, self.Z[i], out=a)
             prev += a
         return prev
 
     def weight_grads(self, need):
         out = {}
         if "W" in need:
-            out["W"] = self.outer(self.S[:-1], self.G_rec)
+            out["W"] = self.outer(self.S[:-1], self.Grec)
         if "bhn" in need:
-            out["bhn"] = self.G[..., 3 * self.D :].sum(axis=(0, 1))
+            out["bhn"] = self.Grec[..., 2 * self.D :].sum(axis=(0, 1))
         return out

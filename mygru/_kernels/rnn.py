@@ -23,8 +23,9 @@ def _relu(x, out):
 
 
 class Elman(Recurrence):
-    """Elman recurrence (5). Layouts: U (C, D), b (D,), W (D, D); G (T, N, D) first
-    holds f', which the backward turns into dL/d(pre-activation) in place."""
+    """Elman recurrence (5). Layouts: U (C, D), b (D,), W (D, D); P (T, N, D) holds
+    the input pre-activations during the forward only; G = (G,) with G (T, N, D)
+    first holds f', which the backward turns into dL/d(pre-activation) in place."""
 
     activations = {"tanh": np.tanh, "relu": _relu}
 
@@ -32,7 +33,6 @@ class Elman(Recurrence):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
         self.f = self.activations[nonlinearity]
         self.nonlinearity = nonlinearity
-        self.G = self.G_in = np.empty((self.T, self.N, self.D), self.dtype)
 
     def forward(self):
         S = super().forward()
@@ -41,7 +41,7 @@ class Elman(Recurrence):
 
     def step(self, i):
         out = self.S[i + 1]
-        np.matmul(self.S[i], self.W, out=out)
+        mm(self.S[i], self.W, out=out)
         out += self.P[i]
         self.f(out, out=out)
 
@@ -49,16 +49,17 @@ class Elman(Recurrence):
         """f' at every step, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""
         St = self.S[1:]
         if self.nonlinearity == "tanh":
-            np.multiply(St, St, out=self.G)
-            np.subtract(1, self.G, out=self.G)
+            F = np.multiply(St, St)
+            np.subtract(1, F, out=F)
         else:
-            np.greater(St, 0, out=self.G)
+            F = (St > 0).astype(self.dtype)
+        self.G, self.G_in = (F,), ((F, 0),)
 
-    def back(self, i0, i1, dS, prev, out):
-        np.multiply(self.G[i0:i1], dS, out=out)  # G = dS ⊙ f'
+    def back(self, i, dS, prev, out):
+        G = np.multiply(self.G[0][i], dS, out=out[0][i])  # G = dS ⊙ f'
         if prev is not None:
-            mm(out, self.W.T, out=prev)
+            mm(G, self.W.T, out=prev)
         return prev
 
     def weight_grads(self, need):
-        return {"W": self.outer(self.S[:-1], self.G)} if "W" in need else {}
+        return {"W": self.outer(self.S[:-1], self.G[0])} if "W" in need else {}

@@ -53,8 +53,9 @@ def mm(a, b, out):
     """``out = a @ b`` as one matrix product over all leading axes of ``a``.
 
     ``a`` (..., K) and ``out`` (..., M) are viewed as 2-D so that a block of
-    time steps is one BLAS call, not one per step. ``np.dot``, which costs about
-    half of ``np.matmul`` per call on small matrices; ``out`` must be contiguous."""
+    time steps is one BLAS call, not one per step. The call is ``np.dot``, which
+    costs about half of ``np.matmul`` per call on small matrices; ``out`` must be
+    contiguous."""
     if a.ndim == 2:
         return np.dot(a, b, out=out)
     o = out.reshape(-1, out.shape[-1])
@@ -207,13 +208,11 @@ class Recurrence:
             for G, cols in spans:
                 out["U"][:, cols] = self.outer(X, G)
         if "X" in need:
-            dX = tmp = None
-            for G, cols in spans:
-                if dX is None:
-                    dX = mm(G, self.U[:, cols].T, np.empty((T, N, C), self.dtype))
-                else:
-                    tmp = mm(G, self.U[:, cols].T, np.empty_like(dX) if tmp is None else tmp)
-                    dX += tmp
+            (G, cols), *rest = spans
+            dX = mm(G, self.U[:, cols].T, np.empty((T, N, C), self.dtype))
+            tmp = np.empty_like(dX) if rest else None
+            for G, cols in rest:
+                dX += mm(G, self.U[:, cols].T, tmp)
             out["X"] = dX
         return out
 

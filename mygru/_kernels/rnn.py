@@ -47,12 +47,12 @@ class Elman(Recurrence):
 
     def coefficients(self):
         """f' at every step, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""
-        St = self.S[1:]
+        St, F = self.S[1:], np.empty((self.T, self.N, self.D), self.dtype)
         if self.nonlinearity == "tanh":
-            F = np.multiply(St, St)
+            np.multiply(St, St, out=F)
             np.subtract(1, F, out=F)
         else:
-            F = (St > 0).astype(self.dtype)
+            np.greater(St, 0, out=F)
         self.G, self.G_in = (F,), ((F, 0),)
 
     def back(self, i, dS, prev, out):

@@ -6,16 +6,23 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 
 - ``step(i)``: cell ``i`` maps the state ``S[i]`` to ``S[i + 1]``, reading the
   input pre-activations of step ``i`` and keeping what its backward needs;
-- ``coefficients()``: once per backward, whole sequence at once, the factors of
-  the cell's Jacobian that do not depend on the incoming gradient, written into
-  ``G`` (large vectorized numpy calls instead of many small ones per step);
+- ``prepare_backward()``: once, when the backward starts (work arrays, weights
+  in the form the backward multiplies by);
+- ``coefficients(cells)``: for a block of cells (a slice) at once, the factors
+  of the cell's Jacobian that do not depend on the incoming gradient (a few
+  vectorized numpy calls per block instead of many small ones per step). The
+  full BPTT loop asks for them a chunk of cells at a time (``chunks``), just
+  before it needs them, so they are still in cache and their work arrays are
+  small; truncated BPTT asks for all cells at once;
 - ``back(i, dS, prev, out)``: ``i`` is one cell (an int, the sequential loop) or
   a block of cells (a slice, truncated BPTT). Given ``dS``, dL/dS at the states
   those cells produce (only what reaches them through the cells themselves),
   write the gradients of the cells' pre-activations into the blocks ``out[j][i]``
-  (``out`` may be ``G`` itself: each coefficient is read by the same call that
-  overwrites it) and, when ``prev`` is given, dL/dS at the states the cells read
-  into ``prev``;
+  (``out`` may be ``G`` itself, whose blocks overwrite cached activations and
+  factors: each is read before it is overwritten) and, when ``prev`` is given,
+  dL/dS at the states the cells read into ``prev``;
+- ``finish(cells, need)``: after ``back`` has run over a block of cells, what
+  must be taken from it before later blocks overwrite it (the GRU's dWh);
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
 
 ``G`` is a tuple of arrays of shape (T, N, width*D): the pre-activation gradients
@@ -92,6 +99,7 @@ class Recurrence:
     gates_rec = ("",)  # order of the gate blocks in W
     halved = ""  # the sigmoid gates, whose pre-activations are computed halved
     blocks_in = (("P", 0, 1),)  # (attribute, first gate, end gate): one array per block
+    chunk_rows = 256  # the full BPTT loop takes the cells about this many rows (L·N) at a time
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         T, N, C = X.shape
@@ -120,7 +128,8 @@ class Recurrence:
         # alive[t, n] is True while sequence n is still running at cell t
         self.alive = None if lengths is None else (np.arange(T)[:, None] < lengths)[..., None]
         self.dead = None if lengths is None else ~self.alive
-        self._scratch = None
+        self._scratch = self._chunk = None
+        self._c0 = 0  # the first cell of the current chunk
 
     def _halves(self, gates):
         """Per column of a side-by-side array: 1/2 for the sigmoid gates, else 1."""
@@ -144,7 +153,7 @@ class Recurrence:
             prev += dS * self.dead[i]
         return prev
 
-    def state_grads(self, grad, bp_lim=None):
+    def state_grads(self, grad, bp_lim=None, need=frozenset()):
         """Total derivative dL/dS_t of every state, leaving the cells' gate gradients in G.
 
         Parameters
@@ -158,24 +167,31 @@ class Recurrence:
                 dS[j] = sum over t in j .. j+bp_lim of dL_t/dS_j   (within the window),
 
             and the parameters of cell t see exactly dS[t].
+        need : set of str
+            The gradients :meth:`backward` will ask for (passed on to ``finish``).
 
         Returns
         -------
         dS : ndarray, shape (T+1, N, D)
         """
         T, N, D = self.T, self.N, self.D
-        self.coefficients()
-        G = self.G
+        self.prepare_backward()
         dS = np.array(grad, dtype=self.dtype, copy=True)
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
             carry = np.empty((N, D), self.dtype)
-            for i in range(T - 1, -1, -1):
-                self._back(i, dS[i + 1], carry, G)
-                dS[i] += carry
+            for cells in self.chunks():
+                self.coefficients(cells)
+                for i in range(cells.stop - 1, cells.start - 1, -1):
+                    self._back(i, dS[i + 1], carry, self.G)
+                    dS[i] += carry
+                self.finish(cells, need)
+            self._chunk = None  # the chunk's work arrays go before the whole-sequence products
             return dS
         # truncated: pass p moves every term exactly one more cell back, whole
         # sequence at once; after bp_lim passes each term has crossed bp_lim cells.
+        self.coefficients(slice(0, T))
+        G = self.G
         delta = dS[1:]  # delta[j]: terms at state j+1 that crossed p-1 cells
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 0 .. n-1 still carry such terms
@@ -184,7 +200,31 @@ class Recurrence:
             dS[:n] += delta
             delta = delta[1:]
         self._back(slice(0, T), dS[1:], None, G)  # gate gradients from the truncated totals
+        self.finish(slice(0, T), need)
+        self._chunk = None
         return dS
+
+    def prepare_backward(self):
+        """Nothing to set up between the forward and the backward (see the cells)."""
+
+    def chunks(self):
+        """The cells in the order the full BPTT loop visits them: slices of L cells
+        (L·N about ``chunk_rows``) from the end, the shorter remainder last."""
+        L = -(-self.chunk_rows // max(self.N, 1))
+        return [slice(max(0, stop - L), stop) for stop in range(self.T, 0, -L)]
+
+    def chunk_scratch(self, cells, *widths):
+        """Work arrays of shapes (L, N, w*D) for the L ``cells``, one per width,
+        allocated for the first (largest) chunk and reused for the rest (``_chunk``,
+        released after the loop). Row j of each belongs to cell ``cells.start + j``."""
+        L = cells.stop - cells.start
+        if self._chunk is None or len(self._chunk[0]) < L:
+            self._chunk = [np.empty((L, self.N, w * self.D), self.dtype) for w in widths]
+        self._c0 = cells.start
+        return [a[:L] for a in self._chunk]
+
+    def finish(self, cells, need):
+        """Nothing to take from ``cells`` before the loop goes on (see the GRU)."""
 
     def input_grads(self, blocks, need):
         """Whole-sequence gradients of U, b and X from the input pre-activation grads.
@@ -266,7 +306,7 @@ class Recurrence:
         "X", "U", "b", "W" (and the cell's own extras, e.g. "bhn") to its gradient,
         split per gate as in :meth:`build` ("Uz", "Wz", ...).
         """
-        dS = self.state_grads(grad, bp_lim)
+        dS = self.state_grads(grad, bp_lim, need)
         grads = self.weight_grads(need)
         if "W" in grads and self.mask_W is not None:
             grads["W"] *= self.mask_W  # W ⊙ M was used, so dL/dW = dL/d(W ⊙ M) ⊙ M

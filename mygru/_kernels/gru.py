@@ -22,11 +22,12 @@ Gz, Gr, Gh the gradients of the pre-activations of (1), (2), (3)::
           Gr = Gh ⊙ C',  C' = Q ⊙ R ⊙ (1 − R)
           dS_{t-1} = dS ⊙ Z + [Gz | Gr | Gq] [Wz | Wr | Wh]ᵀ
 
-A, B, C (C') do not depend on dS: ``coefficients`` computes them for the whole
-sequence before the loop, so each step is a few multiplications and two products.
-Over the whole sequence, after the loop (S_{t-1} stacked as S[:-1])::
+A, B, C (C') do not depend on dS: ``coefficients`` computes them for a chunk
+of cells at once before the loop reaches them, so each step is a few
+multiplications and two products. Over the whole sequence, after the loop
+(S_{t-1} stacked as S[:-1])::
 
-    (3):  d[Wz | Wr] = Σ S_{t-1}ᵀ [Gz | Gr],   dWh = Σ (R ⊙ S_{t-1})ᵀ Gh
+    (3):  d[Wz | Wr] = Σ S_{t-1}ᵀ [Gz | Gr],   dWh = Σ (R ⊙ S_{t-1})ᵀ Gh  (chunk by chunk)
     (3'): d[Wz | Wr | Wh] = Σ S_{t-1}ᵀ [Gz | Gr | Gq],   dbhn = Σ Gq
     dU, db, dX from the input pre-activation gradients (``common.py``).
 """
@@ -69,9 +70,11 @@ class GRU(Recurrence):
     b = [bh | bz | br], W (D, 3D) = [Wh | Wz | Wr]. The per-step arrays keep the
     candidate apart from the two gates, so that each block a step works on is
     contiguous: H (T, N, D) and ZR (T, N, 2D) = [Z | R], which the forward fills
-    with the activations. G = (Gh, Gzr): ``coefficients`` puts A in H's array
-    and [B | C] in a new one, which the backward turns into Gh and [Gz | Gr] in
-    place. After the loop Z's half of ZR holds R ⊙ S_{t-1}, for dWh.
+    with the activations. The backward keeps its gradients in the same arrays,
+    G = (H, ZR): ``coefficients`` puts A over H and [B | C] in a small chunk
+    array, and ``back`` turns them into Gh over A and [Gz | Gr] over [Z | R],
+    after reading Z and R. Since R is gone after the loop, dWh is summed chunk
+    by chunk in ``finish``, from R ⊙ S_{t-1} kept beside [B | C].
     """
 
     gates_in = gates_rec = ("h", "z", "r")
@@ -82,12 +85,16 @@ class GRU(Recurrence):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
         N, D = self.N, self.D
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
-        # contiguous blocks for the per-step products; their .T are the transposes
-        self.Wh, self.Wzr = (np.ascontiguousarray(self.W[:, j]) for j in (slice(D), slice(D, None)))
-        self.Wzr_half = np.ascontiguousarray(self.Wf[:, D:])
+        self.G = (self.H, self.ZR)
+        self.G_in = ((self.H, 0), (self.ZR, 1))
+        # contiguous blocks for the per-step products; their .T are the transposes.
+        # Wzr is made from Wzr_half when the backward starts, so only one is kept.
+        self.Wh, self.Wzr_half = np.ascontiguousarray(self.W[:, :D]), np.ascontiguousarray(self.Wf[:, D:])
+        self.W = self.Wf = self.Wzr = None  # the blocks above are all the cells use
         self._zr = np.empty((N, 2 * D), self.dtype)
         self._rs = np.empty((N, D), self.dtype)
         self._d = np.empty((N, D), self.dtype)
+        self._dWh = np.zeros((D, D), self.dtype)
 
     def step(self, i):
         S, D, d, rs = self.S, self.D, self._d, self._rs
@@ -103,38 +110,50 @@ class GRU(Recurrence):
         np.tanh(H, out=H)
         _update(Sp, self.Z[i], H, d, S[i + 1])
 
-    def coefficients(self):
-        D, Sp, ZR = self.D, self.S[:-1], self.ZR
-        K = np.subtract(1, ZR)  # [B | C] will be made here
-        K *= ZR  # [Z ⊙ (1 − Z) | R ⊙ (1 − R)]
-        K[..., D:] *= Sp  # C = S_{t-1} ⊙ R ⊙ (1 − R)
-        _update_coefficients(Sp, self.Z, self.H, K[..., :D], tmp=np.empty_like(self.H))
-        self.G = (self.H, K)
-        self.G_in = ((self.H, 0), (K, 1))
+    def prepare_backward(self):
+        # [Wz | Wr] = 2 [Wz | Wr] / 2 exactly: the backward differentiates the very
+        # weights the forward used
+        self.Wzr, self.Wzr_half = np.multiply(self.Wzr_half, 2, out=self.Wzr_half), None
+
+    def coefficients(self, cells):
+        D, Sp, ZR, Z, R = self.D, self.S[cells], self.ZR[cells], self.Z[cells], self.R[cells]
+        K, RS = self.chunk_scratch(cells, 2, 1)  # [B | C] will be made in K
+        np.subtract(1, ZR, out=K)
+        K[..., :D] *= Z  # Z ⊙ (1 − Z)
+        _update_coefficients(Sp, Z, self.H[cells], K[..., :D], tmp=RS)
+        np.multiply(R, Sp, out=RS)  # R ⊙ S_{t-1}: for C, and for dWh in finish
+        K[..., D:] *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
 
     def back(self, i, dS, prev, out):
-        D, (A, K), (Gh, Gzr) = self.D, self.G, out
+        D, (Gh, Gzr) = self.D, out
+        c0 = self._c0  # K is the chunk's [B | C], from cell c0 on
+        K = self._chunk[0][i - c0 if isinstance(i, int) else slice(i.start - c0, i.stop - c0)]
         dRS, a = self.scratch(i, 2)
-        np.multiply(A[i], dS, out=Gh[i])  # Gh
-        np.multiply(K[i, ..., :D], dS, out=Gzr[i, ..., :D])  # Gz
+        np.multiply(self.H[i], dS, out=Gh[i])  # Gh = dS ⊙ A
         mm(Gh[i], self.Wh.T, out=dRS)
-        np.multiply(dRS, K[i, ..., D:], out=Gzr[i, ..., D:])  # Gr
+        if prev is not None:  # the paths through Z and R ⊙ S, before Gzr overwrites them
+            np.multiply(dS, self.Z[i], out=a)
+            np.multiply(dRS, self.R[i], out=prev)
+            a += prev
+        np.multiply(K[..., :D], dS, out=Gzr[i, ..., :D])  # Gz
+        np.multiply(dRS, K[..., D:], out=Gzr[i, ..., D:])  # Gr
         if prev is not None:
             mm(Gzr[i], self.Wzr.T, out=prev)
-            np.multiply(dS, self.Z[i], out=a)
-            prev += a
-            np.multiply(dRS, self.R[i], out=a)
             prev += a
         return prev
+
+    def finish(self, cells, need):
+        if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
+            RS = self._chunk[1][: cells.stop - cells.start]
+            self._dWh += self.outer(RS, self.H[cells])
 
     def weight_grads(self, need):
         if "W" not in need:
             return {}
-        D, Sp, (Gh, Gzr) = self.D, self.S[:-1], self.G
-        RS = np.multiply(self.R, Sp, out=self.Z)  # Z is no longer needed
+        D = self.D
         dW = np.empty((D, 3 * D), self.dtype)
-        dW[:, :D] = self.outer(RS, Gh)
-        dW[:, D:] = self.outer(Sp, Gzr)
+        dW[:, :D] = self._dWh
+        dW[:, D:] = self.outer(self.S[:-1], self.ZR)  # ZR holds [Gz | Gr]
         return {"W": dW}
 
 
@@ -179,16 +198,17 @@ class GRUResetAfter(Recurrence):
         np.tanh(H, out=H)  # (3')
         _update(Sp, self.Z[i], H, d, S[i + 1])
 
-    def coefficients(self):
-        D, Sp, K, tmp = self.D, self.S[:-1], self.Grec, np.empty_like(self.H)
-        B, C, R = K[..., :D], K[..., D : 2 * D], K[..., 2 * D :]
-        np.subtract(1, self.R, out=tmp)
+    def coefficients(self, cells):
+        D, Sp, Z, R, K = self.D, self.S[cells], self.Z[cells], self.R[cells], self.Grec[cells]
+        (tmp,) = self.chunk_scratch(cells, 1)
+        B, C, Rk = K[..., :D], K[..., D : 2 * D], K[..., 2 * D :]
+        np.subtract(1, R, out=tmp)
         C *= tmp
-        C *= self.R  # C' = Q ⊙ R ⊙ (1 − R), over Q
-        R[...] = self.R  # becomes Gq = Gh ⊙ R
-        np.subtract(1, self.Z, out=B)
-        B *= self.Z
-        _update_coefficients(Sp, self.Z, self.H, B, tmp)
+        C *= R  # C' = Q ⊙ R ⊙ (1 − R), over Q
+        Rk[...] = R  # becomes Gq = Gh ⊙ R
+        np.subtract(1, Z, out=B)
+        B *= Z
+        _update_coefficients(Sp, Z, self.H[cells], B, tmp)
 
     def back(self, i, dS, prev, out):
         D, (A, K), (Gh, Grec) = self.D, self.G, out

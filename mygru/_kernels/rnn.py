@@ -45,15 +45,18 @@ class Elman(Recurrence):
         out += self.P[i]
         self.f(out, out=out)
 
-    def coefficients(self):
-        """f' at every step, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""
-        St, F = self.S[1:], np.empty((self.T, self.N, self.D), self.dtype)
+    def prepare_backward(self):
+        F = np.empty((self.T, self.N, self.D), self.dtype)  # f', then G
+        self.G, self.G_in = (F,), ((F, 0),)
+
+    def coefficients(self, cells):
+        """f' at the cells, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""
+        St, F = self.S[1:][cells], self.G[0][cells]
         if self.nonlinearity == "tanh":
             np.multiply(St, St, out=F)
             np.subtract(1, F, out=F)
         else:
             np.greater(St, 0, out=F)
-        self.G, self.G_in = (F,), ((F, 0),)
 
     def back(self, i, dS, prev, out):
         G = np.multiply(self.G[0][i], dS, out=out[0][i])  # G = dS ⊙ f'

@@ -3,6 +3,8 @@
 import os
 import sys
 
+from .bench import THREAD_VARS
+
 USAGE = """usage: python -m mygru {demo,bench} [options]
 
 Both run with one BLAS thread (set for you), which is fastest at these sizes.
@@ -13,9 +15,6 @@ Both run with one BLAS thread (set for you), which is fastest at these sizes.
          `bench` extra; a missing peer is reported, not fatal)
 
 Run `python -m mygru demo --help` or `python -m mygru bench --help` for options."""
-
-
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _one_blas_thread(argv):

@@ -22,7 +22,7 @@ SIZES = {  # (T, N, C, D), DESIGN §5
     "long": (200, 16, 32, 64),
     "large": (100, 64, 128, 256),
 }
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # set by __main__
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # __main__ sets them to 1
 
 
 def peers():

@@ -94,7 +94,6 @@ class GRU(Recurrence):
         self._zr = np.empty((N, 2 * D), self.dtype)
         self._rs = np.empty((N, D), self.dtype)
         self._d = np.empty((N, D), self.dtype)
-        self._dWh = np.zeros((D, D), self.dtype)
 
     def step(self, i):
         S, D, d, rs = self.S, self.D, self._d, self._rs
@@ -114,6 +113,7 @@ class GRU(Recurrence):
         # [Wz | Wr] = 2 [Wz | Wr] / 2 exactly: the backward differentiates the very
         # weights the forward used
         self.Wzr, self.Wzr_half = np.multiply(self.Wzr_half, 2, out=self.Wzr_half), None
+        self._dWh = np.zeros((self.D, self.D), self.dtype)  # summed by finish
 
     def coefficients(self, cells):
         D, Sp, ZR, Z, R = self.D, self.S[cells], self.ZR[cells], self.Z[cells], self.R[cells]

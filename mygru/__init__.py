@@ -5,11 +5,14 @@
 - :func:`rnn` / :class:`RNNOp`: the Elman recurrence (tanh or relu), the same way.
 - :mod:`mygru.nn`: torch-compatible GRU, RNN, GRUCell and RNNCell modules.
 - :func:`gradcheck`: finite differences against mygrad's backward, for any function.
+- :data:`workspace`: the work memory the kernels keep between calls (``.clear()``,
+  ``.limit``, ``.held``).
 """
 
 from . import nn
+from ._kernels.workspace import Workspace, workspace
 from .gradcheck import gradcheck
 from .ops import DropoutMasks, GRUOp, RNNDropoutMasks, RNNOp, gru, rnn
 
-__all__ = ["gru", "rnn", "GRUOp", "RNNOp", "DropoutMasks", "RNNDropoutMasks", "gradcheck", "nn"]
+__all__ = ["gru", "rnn", "GRUOp", "RNNOp", "DropoutMasks", "RNNDropoutMasks", "gradcheck", "nn", "workspace", "Workspace"]
 __version__ = "0.1.0"

@@ -49,11 +49,26 @@ def test_peak_memory_covers_what_backward_returns():
     """The peak is measured around forward+backward, so it includes at least the cache
     and the results that make up the reference amount."""
     X, params, grad = bench.make_case("small", "float64")
-    peak, needed = bench.peak_memory(X, params, grad)
+    peak, needed, held = bench.peak_memory(X, params, grad)
     T, N, C = X.shape
     D = params[2].shape[0]
     assert needed == 8 * (2 * (T + 1) * N * D + 3 * T * N * D + sum(p.size for p in params))
     assert peak >= needed
+
+
+def test_peak_memory_counts_the_workspace(monkeypatch):
+    """The work memory the workspace keeps is allocated within the measured call (the
+    workspace is emptied first), and what it keeps afterwards is reported."""
+    import mygru
+
+    monkeypatch.setattr(mygru.workspace, "min_bytes", 0)
+    X, params, grad = bench.make_case("small", "float64")
+    mygru.gru(X, *params)  # leaves work memory in the workspace
+    peak, needed, held = bench.peak_memory(X, params, grad)
+    T, N, C = X.shape
+    D = params[2].shape[0]
+    assert held == mygru.workspace.held and held >= 8 * 3 * T * N * D  # at least H and [Z | R]
+    assert peak >= needed + held - 8 * 3 * T * N * D  # the cache's arrays are the workspace's
 
 
 def test_cold_start_child_can_hide_numba():

@@ -132,3 +132,25 @@ def test_same_truncated_gradients_as_mygrad_gru(dtype):
             results.append([t.grad for t in tensors])
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, err_msg=f"bp_lim={k}", **tol)
+
+
+@pytest.mark.parametrize("kind", list(OPS))
+def test_wide_float64_states_with_the_transposed_forward_layout(kind):
+    """From N = 4 and D = 128 up, in float64, the forward multiplies by transposed
+    views of contiguous weight copies (``Recurrence.operands``): same results, with
+    full and truncated BPTT and with dropout."""
+    rng = np.random.default_rng(11)
+    names = OPS[kind][0]
+    T, N, C, D = 3, 4, 2, 128
+    shapes = {"U": (C, D), "W": (D, D), "b": (D,)}
+    prob = dict(X=mg.tensor(rng.normal(size=(T, N, C))),
+                params={n: mg.tensor(rng.normal(size=shapes[n[0]]) / np.sqrt(D)) for n in names},
+                s0=mg.tensor(rng.normal(size=(N, D))), grad=rng.normal(size=(T + 1, N, D)),
+                compute_dtype=np.dtype(np.float64), T=T, N=N, D=D)
+    kernel = call(kind, prob).creator._kernel
+    forward_weights = [kernel.Wh, kernel.Wzr_half] if kind == "gru" else [kernel.Wf]
+    assert kernel.transposed
+    assert all(w.T.flags.c_contiguous and not w.flags.c_contiguous for w in forward_weights)
+    for k, dropout in ((None, 0.0), (1, 0.0), (None, 0.4)):
+        s, ref = run_and_reference(kind, prob, k, dropout)
+        check_against_reference(s, prob, ref)

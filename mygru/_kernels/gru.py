@@ -87,13 +87,11 @@ class GRU(Recurrence):
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
         self.G = (self.H, self.ZR)
         self.G_in = ((self.H, 0), (self.ZR, 1))
-        # contiguous blocks for the per-step products; their .T are the transposes.
-        # Wzr is made from Wzr_half when the backward starts, so only one is kept.
-        self.Wh, self.Wzr_half = np.ascontiguousarray(self.W[:, :D]), np.ascontiguousarray(self.Wf[:, D:])
-        self.W = self.Wf = self.Wzr = None  # the blocks above are all the cells use
-        self._zr = np.empty((N, 2 * D), self.dtype)
-        self._rs = np.empty((N, D), self.dtype)
-        self._d = np.empty((N, D), self.dtype)
+        # the forward's operands Wh and [Wz | Wr] / 2 (see sigmoid_halved), one
+        # buffer; prepare_backward turns them into the backward's Wh and [Wz | Wr]
+        self.Wh, self.Wzr_half = self.operands((self.W[:, :D], 1), (self.W[:, D:], 0.5))
+        self.W = self.Wzr = None  # the blocks above are all the cells use
+        self._zr, self._rs, self._d = self.empty((N, 2 * D)), self.empty((N, D)), self.empty((N, D))
 
     def step(self, i):
         S, D, d, rs = self.S, self.D, self._d, self._rs
@@ -111,9 +109,14 @@ class GRU(Recurrence):
 
     def prepare_backward(self):
         # [Wz | Wr] = 2 [Wz | Wr] / 2 exactly: the backward differentiates the very
-        # weights the forward used
-        self.Wzr, self.Wzr_half = np.multiply(self.Wzr_half, 2, out=self.Wzr_half), None
-        self._dWh = np.zeros((self.D, self.D), self.dtype)  # summed by finish
+        # weights the forward used. It multiplies by .T of C-contiguous blocks.
+        if self.transposed:
+            self.Wh, self.Wzr = self.operands((self.Wh, 1), (self.Wzr_half, 2), transposed=False)
+            self.drop("Wzr_half")  # and with it the forward's Wh, in the same buffer
+        else:
+            self.Wzr, self.Wzr_half = np.multiply(self.Wzr_half, 2, out=self.Wzr_half), None
+        self._dWh = self.empty((self.D, self.D))  # summed by finish
+        self._dWh[...] = 0
 
     def coefficients(self, cells):
         D, Sp, ZR, Z, R = self.D, self.S[cells], self.ZR[cells], self.Z[cells], self.R[cells]
@@ -153,6 +156,7 @@ class GRU(Recurrence):
         D = self.D
         dW = np.empty((D, 3 * D), self.dtype)
         dW[:, :D] = self._dWh
+        self.drop("_dWh")
         dW[:, D:] = self.outer(self.S[:-1], self.ZR)  # ZR holds [Gz | Gr]
         return {"W": dW}
 
@@ -179,12 +183,13 @@ class GRUResetAfter(Recurrence):
         T, N, D = self.T, self.N, self.D
         self.bhn = bhn
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
-        self.Grec = np.empty((T, N, 3 * D), self.dtype)
+        self.Grec = self.empty((T, N, 3 * D))
         self.Q = self.Grec[..., D : 2 * D]
+        # the forward's operand [Wz / 2 | Wr / 2 | Wh] (see sigmoid_halved); the backward uses W
+        (self.Wf,) = self.operands((self.W, self._halves(self.gates_rec)))
         self.G = (self.H, self.Grec)
         self.G_in = ((self.H, 0), (self.Grec[..., : 2 * D], 1))
-        self._a = np.empty((N, 3 * D), self.dtype)
-        self._d = np.empty((N, D), self.dtype)
+        self._a, self._d = self.empty((N, 3 * D)), self.empty((N, D))
 
     def step(self, i):
         S, D, a, d, Q = self.S, self.D, self._a, self._d, self.Q[i]
@@ -197,6 +202,9 @@ class GRUResetAfter(Recurrence):
         H += d
         np.tanh(H, out=H)  # (3')
         _update(Sp, self.Z[i], H, d, S[i + 1])
+
+    def prepare_backward(self):
+        self.drop("Wf")
 
     def coefficients(self, cells):
         D, Sp, Z, R, K = self.D, self.S[cells], self.Z[cells], self.R[cells], self.Grec[cells]

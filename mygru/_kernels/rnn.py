@@ -33,20 +33,23 @@ class Elman(Recurrence):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
         self.f = self.activations[nonlinearity]
         self.nonlinearity = nonlinearity
+        # the forward's operand: W itself, or a transposed copy (see operands)
+        self.Wf = self.operands((self.W, 1))[0] if self.transposed else self.W
 
     def forward(self):
         S = super().forward()
-        self.P = None  # the backward reads f' off S alone
+        self.drop("P")  # the backward reads f' off S alone
         return S
 
     def step(self, i):
         out = self.S[i + 1]
-        mm(self.S[i], self.W, out=out)
+        mm(self.S[i], self.Wf, out=out)
         out += self.P[i]
         self.f(out, out=out)
 
     def prepare_backward(self):
-        F = np.empty((self.T, self.N, self.D), self.dtype)  # f', then G
+        self.drop("Wf")
+        F = self.empty((self.T, self.N, self.D))  # f', then G
         self.G, self.G_in = (F,), ((F, 0),)
 
     def coefficients(self, cells):

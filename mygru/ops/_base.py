@@ -172,13 +172,16 @@ class RecurrentOp(Operation):
         S = kernel.forward()
         # keep the activations only if a backward pass can come
         self._kernel = kernel if keep and _track.TRACK_GRAPH else None
+        if self._kernel is None:
+            kernel.release()  # its work arrays go back to the workspace
         self._output = None
         return S
 
     def backward(self, grad, **kwargs):
         need = {_KIND.get(name, name) for name, v in zip(self.names, self.variables) if not v.constant}
         dS, grads = self._kernel.backward(grad, self.bp_lim, need)
-        self._kernel = None  # release the cached activations
+        self._kernel.release()  # the cached activations go back to the workspace
+        self._kernel = None
         grads["s0"] = dS[0]
         out = None if self._output is None else self._output()
         if out is not None:

@@ -1,0 +1,91 @@
+"""Work memory kept between calls: ``mygru.workspace``.
+
+A training loop calls the same layer with the same shapes thousands of times.
+Each call needs a few sequence-sized work arrays (the gate activations, the
+backward's weight copies) that die when its backward ends. Freed and allocated again, such arrays come back from glibc either as
+memory the process still has or, depending on what the process freed before,
+as fresh pages from the system, which the kernel then has to fault in one by
+one (measured at the course size in float64: up to 2000 page faults, 15-20 %
+of a call, from one run of a loop to the next). The workspace keeps them
+instead: a kernel takes its work arrays from here and gives them back when the
+op releases it, so a call of a shape seen before reuses the same memory. (Arrays
+a kernel is done with before its end are freed there, not given back: kept,
+they would stay allocated through the rest of the call and raise its peak.)
+
+Only arrays that never leave a kernel are taken from here; the states, s.grad
+and every gradient are new arrays, as before. Small arrays (below
+``min_bytes``) come from numpy directly, where malloc reuses memory anyway.
+"""
+
+from collections import OrderedDict
+from math import prod
+
+import numpy as np
+
+__all__ = ["Workspace", "workspace"]
+
+
+class Workspace:
+    """Buffers free for reuse, by size, at most ``limit`` bytes in all.
+
+    Attributes
+    ----------
+    limit : int
+        Bytes of free buffers kept at most; when a returned buffer would exceed
+        it, the sizes used least recently are dropped first. 0 keeps nothing.
+    held : int
+        Bytes of free buffers kept now (arrays in use are not counted).
+    min_bytes : int
+        Arrays smaller than this are not kept.
+    """
+
+    def __init__(self, limit=128 * 2**20, min_bytes=64 * 2**10):
+        self.limit, self.min_bytes = limit, min_bytes
+        self.held = 0
+        self._free = OrderedDict()  # nbytes -> [uint8 buffers], least recently returned first
+
+    def empty(self, shape, dtype, taken):
+        """An uninitialized array like ``np.empty(shape, dtype)`` (``dtype`` a numpy
+        dtype); if it came from (or may go to) the workspace, its buffer is
+        appended to ``taken``."""
+        nbytes = prod(shape) * dtype.itemsize
+        if nbytes < self.min_bytes:
+            return np.empty(shape, dtype)
+        free = self._free.get(nbytes)
+        if free:
+            buf = free.pop()
+            self.held -= nbytes
+            if not free:
+                del self._free[nbytes]
+        else:
+            buf = np.empty(nbytes, np.uint8)
+        taken.append(buf)
+        return buf.view(dtype).reshape(shape)
+
+    def give(self, taken):
+        """Take back the buffers of ``taken`` (whose arrays nobody uses any more)."""
+        for buf in taken:
+            nbytes = buf.size
+            if nbytes > self.limit:
+                continue
+            self._free.setdefault(nbytes, []).append(buf)
+            self._free.move_to_end(nbytes)
+            self.held += nbytes
+        while self.held > self.limit:  # drop the sizes returned least recently
+            nbytes, free = next(iter(self._free.items()))
+            free.pop()
+            self.held -= nbytes
+            if not free:
+                del self._free[nbytes]
+        taken.clear()
+
+    def clear(self):
+        """Let go of every kept buffer (``held`` becomes 0)."""
+        self._free.clear()
+        self.held = 0
+
+    def __repr__(self):
+        return f"Workspace(held={self.held}, limit={self.limit}, min_bytes={self.min_bytes})"
+
+
+workspace = Workspace()

@@ -1,0 +1,120 @@
+"""The work memory kept between calls (``mygru.workspace``): what it keeps, and that
+reusing it changes no number and never hands out an array a caller still holds."""
+
+import mygrad as mg
+import numpy as np
+import pytest
+
+import mygru
+from mygru import Workspace
+
+F64 = np.dtype(np.float64)
+
+
+def test_an_array_of_the_same_size_reuses_a_returned_buffer():
+    ws, taken = Workspace(limit=2**20, min_bytes=0), []
+    ws.empty((4, 8), F64, taken)
+    (buf,) = taken
+    ws.give(taken)
+    assert taken == [] and ws.held == 256
+    again = []
+    a = ws.empty((16, 4), np.dtype(np.float32), again)  # same 256 bytes, other shape and dtype
+    assert again == [buf] and np.shares_memory(a, buf) and ws.held == 0
+    assert a.shape == (16, 4) and a.dtype == np.float32 and a.flags.c_contiguous
+
+
+def test_small_arrays_come_from_numpy_and_are_not_kept():
+    ws, taken = Workspace(limit=2**20, min_bytes=1024), []
+    a = ws.empty((10, 10), F64, taken)  # 800 bytes
+    b = ws.empty((20, 10), F64, taken)  # 1600 bytes
+    assert a.shape == (10, 10) and len(taken) == 1 and np.shares_memory(b, taken[0])
+    ws.give(taken)
+    assert ws.held == 1600
+
+
+def test_the_limit_drops_the_sizes_returned_least_recently():
+    ws = Workspace(limit=3000, min_bytes=0)
+    first, second, third = [], [], []
+    ws.empty((125,), F64, first)  # 1000 bytes
+    ws.empty((250,), F64, second)  # 2000 bytes
+    ws.empty((125,), F64, third)  # 1000 bytes
+    dropped = second[0]
+    ws.give(first)
+    ws.give(second)
+    assert ws.held == 3000
+    ws.give(third)  # 4000 > 3000: the 2000-byte size was returned less recently than 1000
+    assert ws.held == 2000
+    fresh = []
+    ws.empty((250,), F64, fresh)
+    assert not np.shares_memory(fresh[0], dropped)
+    big = []
+    ws.empty((1000,), F64, big)  # 8000 bytes, more than the limit: never kept
+    ws.give(big)
+    assert ws.held == 2000
+    ws.clear()
+    assert ws.held == 0
+    reused = []
+    ws.empty((125,), F64, reused)
+    assert ws.held == 0 and len(reused) == 1
+
+
+def poison(ws):
+    """Fill every kept buffer with NaN bytes: a kernel that reads work memory before
+    writing it then shows NaN."""
+    for bufs in ws._free.values():
+        for buf in bufs:
+            buf.fill(0xFF)
+
+
+def run(kind, dtype, bp_lim, dropout, lengths, seed):
+    T, N, C, D = 6, 4, 5, 16
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(T, N, C)).astype(dtype)
+    shapes = [(C, D), (D, D), (D,)] * (3 if kind.startswith("gru") else 1)
+    params = [mg.tensor((rng.normal(size=sh) / 3).astype(dtype)) for sh in shapes]
+    s0 = mg.tensor(rng.normal(size=(N, D)).astype(dtype))
+    Xt = mg.tensor(X)
+    kw = dict(s0=s0, bp_lim=bp_lim, dropout=dropout, rng=0, lengths=lengths)
+    if kind == "gru":
+        s = mygru.gru(Xt, *params, **kw)
+    elif kind == "gru_reset_after":
+        bhn = mg.tensor(rng.normal(size=D).astype(dtype))
+        params.append(bhn)
+        s = mygru.gru(Xt, *params[:-1], reset_after=True, bhn=bhn, **kw)
+    else:
+        s = mygru.rnn(Xt, *params, nonlinearity=kind.split("_")[1], **kw)
+    s.backward(rng.normal(size=s.shape))
+    return [s.data, s.grad, Xt.grad, s0.grad, *(p.grad for p in params)]
+
+
+@pytest.mark.parametrize("kind", ["gru", "gru_reset_after", "rnn_tanh", "rnn_relu"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bp_lim, dropout, lengths", [(None, 0.0, None), (2, 0.3, None), (None, 0.3, [6, 2, 5, 1])])
+def test_reused_work_memory_changes_no_number_and_no_result(monkeypatch, kind, dtype, bp_lim, dropout, lengths):
+    """Every work array from the workspace (min_bytes 0), filled with NaN between
+    two calls on different data: the second gives the numbers it gives with a
+    fresh workspace, and the arrays the first returned (states, s.grad,
+    gradients) are untouched by the second."""
+    monkeypatch.setattr(mygru.workspace, "min_bytes", 0)
+    mygru.workspace.clear()
+    expected = run(kind, dtype, bp_lim, dropout, lengths, seed=4)
+    mygru.workspace.clear()
+    first = run(kind, dtype, bp_lim, dropout, lengths, seed=3)
+    kept = [a.copy() for a in first]
+    assert mygru.workspace.held > 0
+    poison(mygru.workspace)
+    second = run(kind, dtype, bp_lim, dropout, lengths, seed=4)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    names = ["s", "s.grad", "X", "s0"] + [f"parameter {i}" for i in range(10)]
+    for name, a, b, c, d in zip(names, first, kept, second, expected):
+        np.testing.assert_array_equal(a, b, err_msg=f"{name} of the first call changed")
+        np.testing.assert_allclose(c, d, err_msg=name, **tol)
+
+
+def test_a_forward_that_keeps_nothing_gives_its_work_memory_back(monkeypatch):
+    monkeypatch.setattr(mygru.workspace, "min_bytes", 0)
+    mygru.workspace.clear()
+    rng = np.random.default_rng(4)
+    params = [rng.normal(size=sh) for sh in [(2, 3), (3, 3), (3,)] * 3]
+    s = mygru.gru(rng.normal(size=(3, 2, 2)), *params)  # nothing to differentiate
+    assert s.creator._kernel is None and mygru.workspace.held > 0

@@ -118,3 +118,30 @@ def test_a_forward_that_keeps_nothing_gives_its_work_memory_back(monkeypatch):
     params = [rng.normal(size=sh) for sh in [(2, 3), (3, 3), (3,)] * 3]
     s = mygru.gru(rng.normal(size=(3, 2, 2)), *params)  # nothing to differentiate
     assert s.creator._kernel is None and mygru.workspace.held > 0
+
+
+@pytest.mark.parametrize("name", ["limit", "min_bytes"])
+@pytest.mark.parametrize("value, error, message", [
+    (-1, ValueError, "must be an int number of bytes >= 0, got -1"),
+    (1.5, TypeError, "must be an int number of bytes >= 0, got 1.5 of type float"),
+    (True, TypeError, "must be an int number of bytes >= 0, got True of type bool"),
+])
+def test_bad_sizes_are_refused_by_name(name, value, error, message):
+    ws = Workspace()
+    with pytest.raises(error, match=f"workspace.{name} {message}"):
+        setattr(ws, name, value)
+    with pytest.raises(error, match=f"workspace.{name} {message}"):
+        Workspace(**{name: value})
+    assert ws.limit == 128 * 2**20 and ws.min_bytes == 64 * 2**10  # unchanged
+
+
+def test_lowering_the_limit_drops_what_no_longer_fits():
+    ws, taken = Workspace(limit=2**20, min_bytes=0), []
+    ws.empty((125,), F64, taken)
+    ws.empty((250,), F64, taken)
+    ws.give(taken)
+    assert ws.held == 3000
+    ws.limit = 2500
+    assert ws.held == 2000  # the 1000-byte buffer was returned first, so it goes first
+    ws.limit = 0
+    assert ws.held == 0

@@ -19,6 +19,7 @@ and every gradient are new arrays, as before. Small arrays (below
 
 from collections import OrderedDict
 from math import prod
+from numbers import Integral
 
 import numpy as np
 
@@ -30,19 +31,40 @@ class Workspace:
 
     Attributes
     ----------
-    limit : int
+    limit : int >= 0
         Bytes of free buffers kept at most; when a returned buffer would exceed
-        it, the sizes used least recently are dropped first. 0 keeps nothing.
+        it, the sizes returned least recently are dropped first. 0 keeps nothing;
+        lowering it drops what no longer fits.
     held : int
         Bytes of free buffers kept now (arrays in use are not counted).
-    min_bytes : int
+    min_bytes : int >= 0
         Arrays smaller than this are not kept.
+
+    Setting ``limit`` or ``min_bytes`` to anything but an int >= 0 raises a
+    TypeError or ValueError naming it.
     """
 
     def __init__(self, limit=128 * 2**20, min_bytes=64 * 2**10):
-        self.limit, self.min_bytes = limit, min_bytes
         self.held = 0
         self._free = OrderedDict()  # nbytes -> [uint8 buffers], least recently returned first
+        self.limit, self.min_bytes = limit, min_bytes
+
+    @property
+    def limit(self):
+        return self._limit
+
+    @limit.setter
+    def limit(self, value):
+        self._limit = _bytes("limit", value)
+        self.give([])  # drop what no longer fits
+
+    @property
+    def min_bytes(self):
+        return self._min_bytes
+
+    @min_bytes.setter
+    def min_bytes(self, value):
+        self._min_bytes = _bytes("min_bytes", value)
 
     def empty(self, shape, dtype, taken):
         """An uninitialized array like ``np.empty(shape, dtype)`` (``dtype`` a numpy
@@ -86,6 +108,14 @@ class Workspace:
 
     def __repr__(self):
         return f"Workspace(held={self.held}, limit={self.limit}, min_bytes={self.min_bytes})"
+
+
+def _bytes(name, value):
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"workspace.{name} must be an int number of bytes >= 0, got {value!r} of type {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"workspace.{name} must be an int number of bytes >= 0, got {value}")
+    return int(value)
 
 
 workspace = Workspace()

@@ -71,7 +71,7 @@ class Workspace:
         dtype); if it came from (or may go to) the workspace, its buffer is
         appended to ``taken``."""
         nbytes = prod(shape) * dtype.itemsize
-        if nbytes < self.min_bytes:
+        if nbytes < self._min_bytes:
             return np.empty(shape, dtype)
         free = self._free.get(nbytes)
         if free:
@@ -88,12 +88,12 @@ class Workspace:
         """Take back the buffers of ``taken`` (whose arrays nobody uses any more)."""
         for buf in taken:
             nbytes = buf.size
-            if nbytes > self.limit:
+            if nbytes > self._limit:
                 continue
             self._free.setdefault(nbytes, []).append(buf)
             self._free.move_to_end(nbytes)
             self.held += nbytes
-        while self.held > self.limit:  # drop the sizes returned least recently
+        while self.held > self._limit:  # drop the sizes returned least recently
             nbytes, free = next(iter(self._free.items()))
             free.pop()
             self.held -= nbytes

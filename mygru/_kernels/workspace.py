@@ -2,15 +2,16 @@
 
 A training loop calls the same layer with the same shapes thousands of times.
 Each call needs a few sequence-sized work arrays (the gate activations, the
-backward's weight copies) that die when its backward ends. Freed and allocated again, such arrays come back from glibc either as
-memory the process still has or, depending on what the process freed before,
-as fresh pages from the system, which the kernel then has to fault in one by
-one (measured at the course size in float64: up to 2000 page faults, 15-20 %
-of a call, from one run of a loop to the next). The workspace keeps them
-instead: a kernel takes its work arrays from here and gives them back when the
-op releases it, so a call of a shape seen before reuses the same memory. (Arrays
-a kernel is done with before its end are freed there, not given back: kept,
-they would stay allocated through the rest of the call and raise its peak.)
+backward's weight copies) that die when its backward ends. Freed and allocated
+again, such arrays come back from glibc either as memory the process still has
+or, depending on what the process freed before, as fresh pages from the system,
+which the kernel then has to fault in one by one (measured at the course size in
+float64: up to 2000 page faults, 15-20 % of a call, from one run of a loop to
+the next). The workspace keeps them instead: a kernel takes its work arrays from
+here and gives them back when the op releases it, so a call of a shape seen
+before reuses the same memory. (Arrays a kernel is done with before its end are
+freed there, not given back: kept, they would stay allocated through the rest of
+the call and raise its peak.)
 
 Only arrays that never leave a kernel are taken from here; the states, s.grad
 and every gradient are new arrays, as before. Small arrays (below
@@ -73,14 +74,7 @@ class Workspace:
         nbytes = prod(shape) * dtype.itemsize
         if nbytes < self._min_bytes:
             return np.empty(shape, dtype)
-        free = self._free.get(nbytes)
-        if free:
-            buf = free.pop()
-            self.held -= nbytes
-            if not free:
-                del self._free[nbytes]
-        else:
-            buf = np.empty(nbytes, np.uint8)
+        buf = self._pop(nbytes) if nbytes in self._free else np.empty(nbytes, np.uint8)
         taken.append(buf)
         return buf.view(dtype).reshape(shape)
 
@@ -94,12 +88,17 @@ class Workspace:
             self._free.move_to_end(nbytes)
             self.held += nbytes
         while self.held > self._limit:  # drop the sizes returned least recently
-            nbytes, free = next(iter(self._free.items()))
-            free.pop()
-            self.held -= nbytes
-            if not free:
-                del self._free[nbytes]
+            self._pop(next(iter(self._free)))
         taken.clear()
+
+    def _pop(self, nbytes):
+        """Remove one kept buffer of ``nbytes`` (there must be one) and return it."""
+        free = self._free[nbytes]
+        buf = free.pop()
+        self.held -= nbytes
+        if not free:  # no empty lists stay behind
+            del self._free[nbytes]
+        return buf
 
     def clear(self):
         """Let go of every kept buffer (``held`` becomes 0)."""

@@ -4,8 +4,12 @@ truncation driver and the whole-sequence gradient products.
 Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 ``rnn.py``) subclasses :class:`Recurrence` and supplies only its cell:
 
-- ``step(i)``: cell ``i`` maps the state ``S[i]`` to ``S[i + 1]``, reading the
-  input pre-activations of step ``i`` and keeping what its backward needs;
+- ``forward_cell()``: the forward of one cell as ``(step, arrays)``. The loop calls
+  ``step(Sp, S, *views)`` for cell ``i`` with ``Sp = S[i]``, ``S = S[i + 1]`` (to
+  be written) and ``views`` the rows ``i`` of ``arrays`` (the input pre-activations
+  of step ``i``, which it overwrites with what its backward needs). ``step`` is a
+  closure over this call's operands and work arrays, so a step is its numpy calls
+  and little else: at the tiny size the Python around them is the cost;
 - ``prepare_backward()``: once, when the backward starts (work arrays, weights
   in the form the backward multiplies by);
 - ``coefficients(cells)``: for a block of cells (a slice) at once, the factors
@@ -14,13 +18,17 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
   full BPTT loop asks for them a chunk of cells at a time (``chunks``), just
   before it needs them, so they are still in cache and their work arrays are
   small; truncated BPTT asks for all cells at once;
-- ``back(i, dS, prev, out)``: ``i`` is one cell (an int, the sequential loop) or
-  a block of cells (a slice, truncated BPTT). Given ``dS``, dL/dS at the states
-  those cells produce (only what reaches them through the cells themselves),
-  write the gradients of the cells' pre-activations into the blocks ``out[j][i]``
-  (``out`` may be ``G`` itself, whose blocks overwrite cached activations and
-  factors: each is read before it is overwritten) and, when ``prev`` is given,
-  dL/dS at the states the cells read into ``prev``;
+- ``backward_cell(cells, out, rows)``: the backward of one cell as ``(back,
+  arrays)``, for the ``cells`` (a slice) whose factors ``coefficients`` made last.
+  ``arrays`` run over those cells: factors, cached values and the blocks
+  ``out[j][cells]`` that receive the gradients (``out`` may be ``G`` itself, whose
+  blocks overwrite the factors: each is read before it is overwritten).
+  ``back(dS, prev, *views)`` takes 2-D views of ``rows`` rows: one cell's rows of
+  ``arrays`` (the sequential loop, ``rows = N``) or all of them with the cells
+  stacked (``flat``: truncated BPTT, a block of cells in one go). Given ``dS``,
+  dL/dS at the states those cells produce (only what reaches them through the
+  cells themselves), it writes the gradients of the cells' pre-activations and,
+  when ``prev`` is given, dL/dS at the states the cells read into ``prev``;
 - ``finish(cells, need)``: after ``back`` has run over a block of cells, what
   must be taken from it before later blocks overwrite it (the GRU's dWh);
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
@@ -38,7 +46,7 @@ import numpy as np
 
 from .workspace import workspace
 
-__all__ = ["Recurrence", "sigmoid_halved", "mm"]
+__all__ = ["Recurrence", "sigmoid_halved", "mm", "flat"]
 
 
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float32, np.float64)}
@@ -52,10 +60,18 @@ def sigmoid_halved(h, out):
     pre-activations already halved (their weights and biases are halved once,
     which is exact in floating point), so this is three calls."""
     half = _HALF[out.dtype]
-    np.tanh(h, out=out)
-    out *= half
-    out += half
+    np.tanh(h, out)
+    np.multiply(out, half, out)
+    np.add(out, half, out)
     return out
+
+
+def flat(a):
+    """``a`` (L, N, ...) as (L·N, ...), the L cells' rows stacked: a view, never a copy
+    (a copy would lose what is written into it)."""
+    f = a.reshape(-1, *a.shape[2:])
+    assert f.size == 0 or np.may_share_memory(f, a)
+    return f
 
 
 def mm(a, b, out):
@@ -160,19 +176,45 @@ class Recurrence:
     def forward(self):
         """Run every cell; returns S, shape (T+1, N, D), with S[0] = s0."""
         S, dead = self.S, self.dead
-        for i in range(self.T):
-            self.step(i)
-            if dead is not None:
-                np.copyto(S[i + 1], S[i], where=dead[i])
+        step, arrays = self.forward_cell()
+        cells = zip(S[:-1], S[1:], *arrays)
+        if dead is None:
+            for views in cells:
+                step(*views)
+        else:  # a finished sequence keeps its last state
+            for (Sp, St, *views), finished in zip(cells, dead):
+                step(Sp, St, *views)
+                np.copyto(St, Sp, where=finished)
         return S
 
-    def _back(self, i, dS, prev, out):
-        """``back`` with finished sequences carrying their gradient straight through."""
+    def _back_cells(self, cells, dS, carry):
+        """The full BPTT loop over ``cells`` from the last: each adds its dL/dS_{t-1}
+        into ``dS``; finished sequences carry their gradient straight through."""
+        back, arrays = self.backward_cell(cells, self.G, self.N)
+        rev = [a[::-1] for a in arrays]
+        steps = zip(dS[cells.start + 1 : cells.stop + 1][::-1], dS[cells][::-1], zip(*rev))
         if self.alive is None:
-            return self.back(i, dS, prev, out)
-        self.back(i, dS * self.alive[i], prev, out)
+            for dSt, dSp, views in steps:
+                back(dSt, carry, *views)
+                np.add(dSp, carry, dSp)
+            return
+        for (dSt, dSp, views), alive, dead in zip(steps, self.alive[cells][::-1], self.dead[cells][::-1]):
+            back(dSt * alive, carry, *views)
+            carry += dSt * dead
+            dSp += carry
+
+    def _back_block(self, cells, dS, prev, out):
+        """``back`` over a block of cells at once, their rows stacked (truncated BPTT);
+        finished sequences carry their gradient straight through."""
+        back, arrays = self.backward_cell(cells, out, (cells.stop - cells.start) * self.N)
+        views, dS = [flat(a) for a in arrays], flat(dS)
+        flat_prev = None if prev is None else flat(prev)
+        if self.alive is None:
+            back(dS, flat_prev, *views)
+            return prev
+        back(dS * flat(self.alive[cells]), flat_prev, *views)
         if prev is not None:
-            prev += dS * self.dead[i]
+            flat_prev += dS * flat(self.dead[cells])
         return prev
 
     def state_grads(self, grad, bp_lim=None, need=frozenset()):
@@ -204,9 +246,7 @@ class Recurrence:
             carry = self.empty((N, D))
             for cells in self.chunks():
                 self.coefficients(cells)
-                for i in range(cells.stop - 1, cells.start - 1, -1):
-                    self._back(i, dS[i + 1], carry, self.G)
-                    dS[i] += carry
+                self._back_cells(cells, dS, carry)
                 self.finish(cells, need)
             self.drop("_chunk")  # the chunk's work arrays go before the whole-sequence products
             return dS
@@ -219,11 +259,11 @@ class Recurrence:
         delta = dS[1:]  # delta[j]: terms at state j+1 that crossed p-1 cells
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 0 .. n-1 still carry such terms
-            delta = self._back(slice(0, n), delta[:n], self._moved[p % 2][:n], [w[:n] for w in self._work])
+            delta = self._back_block(slice(0, n), delta[:n], self._moved[p % 2][:n], self._work)
             dS[:n] += delta
             delta = delta[1:]
         self.drop("_work", "_moved")
-        self._back(slice(0, T), dS[1:], None, G)  # gate gradients from the truncated totals
+        self._back_block(slice(0, T), dS[1:], None, G)  # gate gradients from the truncated totals
         self.finish(slice(0, T), need)
         self.drop("_chunk")
         return dS
@@ -309,13 +349,13 @@ class Recurrence:
             out["X"] = dX
         return out
 
-    def scratch(self, i, count):
-        """``count`` work arrays shaped like ``S[1:][i]`` ((N, D) or (L, N, D)), reused
-        while that shape stays the same (so the sequential loop allocates nothing)."""
-        shape = (self.N, self.D) if isinstance(i, int) else (i.stop - i.start, self.N, self.D)
-        if self._scratch is None or self._scratch[0].shape != shape:
-            self._scratch = [self.empty(shape) for _ in range(count)]
-        return self._scratch
+    def scratch(self, rows, count):
+        """``count`` work arrays of shape (rows, D), the first ``rows`` rows of arrays
+        kept for the rest of the call (so the loop allocates nothing, and the truncated
+        passes, whose blocks shrink, allocate once)."""
+        if self._scratch is None or len(self._scratch[0]) < rows or len(self._scratch) < count:
+            self._scratch = [self.empty((rows, self.D)) for _ in range(count)]
+        return [a[:rows] for a in self._scratch[:count]]
 
     @staticmethod
     def outer(A, B):

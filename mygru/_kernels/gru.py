@@ -34,16 +34,16 @@ multiplications and two products. Over the whole sequence, after the loop
 
 import numpy as np
 
-from .common import Recurrence, mm, sigmoid_halved
+from .common import Recurrence, sigmoid_halved
 
 __all__ = ["GRU", "GRUResetAfter"]
 
 
 def _update(Sp, Z, H, tmp, out):
     """(4): S_t = H + Z ⊙ (S_{t-1} − H)."""
-    np.subtract(Sp, H, out=tmp)
-    tmp *= Z
-    np.add(H, tmp, out=out)
+    np.subtract(Sp, H, tmp)
+    np.multiply(tmp, Z, tmp)
+    np.add(H, tmp, out)
 
 
 def _update_coefficients(Sp, Z, H, B, tmp):
@@ -91,21 +91,24 @@ class GRU(Recurrence):
         # buffer; prepare_backward turns them into the backward's Wh and [Wz | Wr]
         self.Wh, self.Wzr_half = self.operands((self.W[:, :D], 1), (self.W[:, D:], 0.5))
         self.W = self.Wzr = None  # the blocks above are all the cells use
-        self._zr, self._rs, self._d = self.empty((N, 2 * D)), self.empty((N, D)), self.empty((N, D))
 
-    def step(self, i):
-        S, D, d, rs = self.S, self.D, self._d, self._rs
-        Sp, ZR, H = S[i], self.ZR[i], self.H[i]
-        # (1), (2) fused: one product with the halved [Wz | Wr], one sigmoid
-        mm(Sp, self.Wzr_half, out=self._zr)
-        ZR += self._zr
-        sigmoid_halved(ZR, out=ZR)
-        # (3)
-        np.multiply(self.R[i], Sp, out=rs)
-        mm(rs, self.Wh, out=d)
-        H += d
-        np.tanh(H, out=H)
-        _update(Sp, self.Z[i], H, d, S[i + 1])
+    def forward_cell(self):
+        N, D, Wh, Wzr_half = self.N, self.D, self.Wh, self.Wzr_half
+        zr, rs, d = self.empty((N, 2 * D)), self.empty((N, D)), self.empty((N, D))
+
+        def step(Sp, S, ZR, Z, R, H):
+            # (1), (2) fused: one product with the halved [Wz | Wr], one sigmoid
+            np.dot(Sp, Wzr_half, zr)
+            np.add(ZR, zr, ZR)
+            sigmoid_halved(ZR, ZR)
+            # (3)
+            np.multiply(R, Sp, rs)
+            np.dot(rs, Wh, d)
+            np.add(H, d, H)
+            np.tanh(H, H)
+            _update(Sp, Z, H, d, S)  # (4)
+
+        return step, (self.ZR, self.Z, self.R, self.H)
 
     def prepare_backward(self):
         # [Wz | Wr] = 2 [Wz | Wr] / 2 exactly: the backward differentiates the very
@@ -127,23 +130,27 @@ class GRU(Recurrence):
         np.multiply(R, Sp, out=RS)  # R ⊙ S_{t-1}: for C, and for dWh in finish
         K[..., D:] *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
 
-    def back(self, i, dS, prev, out):
-        D, (Gh, Gzr) = self.D, out
-        c0 = self._c0  # K is the chunk's [B | C], from cell c0 on
-        K = self._chunk[0][i - c0 if isinstance(i, int) else slice(i.start - c0, i.stop - c0)]
-        dRS, a = self.scratch(i, 2)
-        np.multiply(self.H[i], dS, out=Gh[i])  # Gh = dS ⊙ A
-        mm(Gh[i], self.Wh.T, out=dRS)
-        if prev is not None:  # the paths through Z and R ⊙ S, before Gzr overwrites them
-            np.multiply(dS, self.Z[i], out=a)
-            np.multiply(dRS, self.R[i], out=prev)
-            a += prev
-        np.multiply(K[..., :D], dS, out=Gzr[i, ..., :D])  # Gz
-        np.multiply(dRS, K[..., D:], out=Gzr[i, ..., D:])  # Gr
-        if prev is not None:
-            mm(Gzr[i], self.Wzr.T, out=prev)
-            prev += a
-        return prev
+    def backward_cell(self, cells, out, rows):
+        D, c, (Gh, Gzr) = self.D, cells, out
+        K = self._chunk[0][c.start - self._c0 : c.stop - self._c0]  # the cells' [B | C]
+        dRS, a = self.scratch(rows, 2)
+        WhT, WzrT = self.Wh.T, self.Wzr.T
+
+        def back(dS, prev, A, Z, R, B, C, Gh, Gz, Gr, Gzr):
+            np.multiply(A, dS, Gh)  # Gh = dS ⊙ A
+            np.dot(Gh, WhT, dRS)
+            if prev is not None:  # the paths through Z and R ⊙ S, before Gzr overwrites them
+                np.multiply(dS, Z, a)
+                np.multiply(dRS, R, prev)
+                np.add(a, prev, a)
+            np.multiply(B, dS, Gz)  # Gz
+            np.multiply(dRS, C, Gr)  # Gr
+            if prev is not None:
+                np.dot(Gzr, WzrT, prev)
+                np.add(prev, a, prev)
+
+        Gzr = Gzr[c]
+        return back, (self.H[c], self.Z[c], self.R[c], K[..., :D], K[..., D:], Gh[c], Gzr[..., :D], Gzr[..., D:], Gzr)
 
     def finish(self, cells, need):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
@@ -189,19 +196,23 @@ class GRUResetAfter(Recurrence):
         (self.Wf,) = self.operands((self.W, self._halves(self.gates_rec)))
         self.G = (self.H, self.Grec)
         self.G_in = ((self.H, 0), (self.Grec[..., : 2 * D], 1))
-        self._a, self._d = self.empty((N, 3 * D)), self.empty((N, D))
 
-    def step(self, i):
-        S, D, a, d, Q = self.S, self.D, self._a, self._d, self.Q[i]
-        Sp, ZR, H = S[i], self.ZR[i], self.H[i]
-        mm(Sp, self.Wf, out=a)  # [S Wz / 2 | S Wr / 2 | S Wh], one product
-        ZR += a[:, : 2 * D]
-        sigmoid_halved(ZR, out=ZR)  # (1), (2)
-        np.add(a[:, 2 * D :], self.bhn, out=Q)
-        np.multiply(self.R[i], Q, out=d)
-        H += d
-        np.tanh(H, out=H)  # (3')
-        _update(Sp, self.Z[i], H, d, S[i + 1])
+    def forward_cell(self):
+        N, D, Wf, bhn = self.N, self.D, self.Wf, self.bhn
+        a, d = self.empty((N, 3 * D)), self.empty((N, D))
+        a_zr, a_h = a[:, : 2 * D], a[:, 2 * D :]
+
+        def step(Sp, S, ZR, Z, R, H, Q):
+            np.dot(Sp, Wf, a)  # [S Wz / 2 | S Wr / 2 | S Wh], one product
+            np.add(ZR, a_zr, ZR)
+            sigmoid_halved(ZR, ZR)  # (1), (2)
+            np.add(a_h, bhn, Q)
+            np.multiply(R, Q, d)
+            np.add(H, d, H)
+            np.tanh(H, H)  # (3')
+            _update(Sp, Z, H, d, S)  # (4)
+
+        return step, (self.ZR, self.Z, self.R, self.H, self.Q)
 
     def prepare_backward(self):
         self.drop("Wf")
@@ -218,17 +229,22 @@ class GRUResetAfter(Recurrence):
         B *= Z
         _update_coefficients(Sp, Z, self.H[cells], B, tmp)
 
-    def back(self, i, dS, prev, out):
-        D, (A, K), (Gh, Grec) = self.D, self.G, out
-        np.multiply(A[i], dS, out=Gh[i])  # Gh
-        np.multiply(K[i, ..., :D], dS, out=Grec[i, ..., :D])  # Gz
-        np.multiply(_pairs(K[i, ..., D:]), Gh[i][..., None, :], out=_pairs(Grec[i, ..., D:]))  # Gr, Gq
-        if prev is not None:
-            a = self.scratch(i, 1)[0]
-            mm(Grec[i], self.W.T, out=prev)
-            np.multiply(dS, self.Z[i], out=a)
-            prev += a
-        return prev
+    def backward_cell(self, cells, out, rows):
+        D, c, (A, K), (Gh, Grec) = self.D, cells, self.G, out
+        (a,) = self.scratch(rows, 1)
+        WT = self.W.T
+
+        def back(dS, prev, A, Z, B, CR, Gh, Gz, Grq, Grec):
+            np.multiply(A, dS, Gh)  # Gh
+            np.multiply(B, dS, Gz)  # Gz
+            np.multiply(_pairs(CR), Gh[:, None, :], _pairs(Grq))  # Gr, Gq
+            if prev is not None:
+                np.dot(Grec, WT, prev)
+                np.multiply(dS, Z, a)
+                np.add(prev, a, prev)
+
+        Grec = Grec[c]
+        return back, (A[c], self.Z[c], K[c, ..., :D], K[c, ..., D:], Gh[c], Grec[..., :D], Grec[..., D:], Grec)
 
     def weight_grads(self, need):
         out = {}

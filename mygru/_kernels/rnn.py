@@ -13,7 +13,7 @@ Nothing but S itself is cached: f' is read off the output.
 
 import numpy as np
 
-from .common import Recurrence, mm
+from .common import Recurrence
 
 __all__ = ["Elman"]
 
@@ -41,11 +41,15 @@ class Elman(Recurrence):
         self.drop("P")  # the backward reads f' off S alone
         return S
 
-    def step(self, i):
-        out = self.S[i + 1]
-        mm(self.S[i], self.Wf, out=out)
-        out += self.P[i]
-        self.f(out, out=out)
+    def forward_cell(self):
+        Wf, f = self.Wf, self.f
+
+        def step(Sp, S, P):
+            np.dot(Sp, Wf, S)
+            np.add(S, P, S)
+            f(S, S)
+
+        return step, (self.P,)
 
     def prepare_backward(self):
         self.drop("Wf")
@@ -61,11 +65,15 @@ class Elman(Recurrence):
         else:
             np.greater(St, 0, out=F)
 
-    def back(self, i, dS, prev, out):
-        G = np.multiply(self.G[0][i], dS, out=out[0][i])  # G = dS ⊙ f'
-        if prev is not None:
-            mm(G, self.W.T, out=prev)
-        return prev
+    def backward_cell(self, cells, out, rows):
+        WT = self.W.T
+
+        def back(dS, prev, F, G):
+            np.multiply(F, dS, G)  # G = dS ⊙ f'
+            if prev is not None:
+                np.dot(G, WT, prev)
+
+        return back, (self.G[0][cells], out[0][cells])
 
     def weight_grads(self, need):
         return {"W": self.outer(self.S[:-1], self.G[0])} if "W" in need else {}

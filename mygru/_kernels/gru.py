@@ -131,7 +131,7 @@ class GRU(Recurrence):
         K[..., D:] *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
 
     def backward_cell(self, cells, out, rows):
-        D, c, (Gh, Gzr) = self.D, cells, out
+        D, c = self.D, cells
         K = self._chunk[0][c.start - self._c0 : c.stop - self._c0]  # the cells' [B | C]
         dRS, a = self.scratch(rows, 2)
         WhT, WzrT = self.Wh.T, self.Wzr.T
@@ -149,8 +149,8 @@ class GRU(Recurrence):
                 np.dot(Gzr, WzrT, prev)
                 np.add(prev, a, prev)
 
-        Gzr = Gzr[c]
-        return back, (self.H[c], self.Z[c], self.R[c], K[..., :D], K[..., D:], Gh[c], Gzr[..., :D], Gzr[..., D:], Gzr)
+        Gh, Gzr = out[0][c], out[1][c]  # back gets rows of these, under the same names
+        return back, (self.H[c], self.Z[c], self.R[c], K[..., :D], K[..., D:], Gh, Gzr[..., :D], Gzr[..., D:], Gzr)
 
     def finish(self, cells, need):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
@@ -230,7 +230,7 @@ class GRUResetAfter(Recurrence):
         _update_coefficients(Sp, Z, self.H[cells], B, tmp)
 
     def backward_cell(self, cells, out, rows):
-        D, c, (A, K), (Gh, Grec) = self.D, cells, self.G, out
+        D, c = self.D, cells
         (a,) = self.scratch(rows, 1)
         WT = self.W.T
 
@@ -243,8 +243,9 @@ class GRUResetAfter(Recurrence):
                 np.multiply(dS, Z, a)
                 np.add(prev, a, prev)
 
-        Grec = Grec[c]
-        return back, (A[c], self.Z[c], K[c, ..., :D], K[c, ..., D:], Gh[c], Grec[..., :D], Grec[..., D:], Grec)
+        A, K = self.G[0][c], self.G[1][c]  # A over H, [B | C' | R] over Grec
+        Gh, Grec = out[0][c], out[1][c]  # back gets rows of these, under the same names
+        return back, (A, self.Z[c], K[..., :D], K[..., D:], Gh, Grec[..., :D], Grec[..., D:], Grec)
 
     def weight_grads(self, need):
         out = {}

@@ -75,17 +75,11 @@ def flat(a):
 
 
 def mm(a, b, out):
-    """``out = a @ b`` as one matrix product over all leading axes of ``a``.
-
-    ``a`` (..., K) and ``out`` (..., M) are viewed as 2-D so that a block of
-    time steps is one BLAS call, not one per step. The call is ``np.dot``, which
-    costs about half of ``np.matmul`` per call on small matrices; ``out`` must be
-    contiguous."""
-    if a.ndim == 2:
-        return np.dot(a, b, out=out)
-    o = out.reshape(-1, out.shape[-1])
-    assert out.size == 0 or np.may_share_memory(o, out)  # a view, not a copy
-    np.dot(a.reshape(-1, a.shape[-1]), b, out=o)
+    """``out = a @ b`` for a whole sequence, ``a`` (T, N, K) and ``out`` (T, N, M),
+    as one matrix product over the stacked rows (``flat``): one BLAS call, not one
+    per step. The call is ``np.dot``, which costs about half of ``np.matmul`` per
+    call on small matrices; ``out`` must be contiguous."""
+    np.dot(a.reshape(-1, a.shape[-1]), b, out=flat(out))
     return out
 
 

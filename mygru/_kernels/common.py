@@ -9,7 +9,7 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
   be written) and ``views`` the rows ``i`` of ``arrays`` (the input pre-activations
   of step ``i``, which it overwrites with what its backward needs). ``step`` is a
   closure over this call's operands and work arrays, so a step is its numpy calls
-  and little else: at the tiny size the Python around them is the cost;
+  and little else: at the tiny size the calls and the Python around them are the cost;
 - ``prepare_backward()``: once, when the backward starts (work arrays, weights
   in the form the backward multiplies by);
 - ``coefficients(cells)``: for a block of cells (a slice) at once, the factors

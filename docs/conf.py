@@ -60,8 +60,11 @@ def kernel_role(name, rawtext, text, lineno, inliner, options=None, content=None
         # re-read the page when the file changes, also in incremental builds
         inliner.document.settings.env.note_dependency(str(source))
     if not messages and _squash(fragment) not in _squash(source.read_text(encoding="utf-8")):
-        messages.append(inliner.reporter.warning(
-            f"kernel role: {fragment!r} no longer occurs in mygru/{path}", line=lineno))
+        messages.append(
+            inliner.reporter.warning(
+                f"kernel role: {fragment!r} no longer occurs in mygru/{path}", line=lineno
+            )
+        )
     return [nodes.literal(rawtext, fragment)], messages
 
 

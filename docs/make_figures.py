@@ -11,11 +11,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mygrad as mg  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import mygrad as mg
+import numpy as np
 
-import mygru  # noqa: E402
+import mygru
 
 T, N, C, D = 100, 16, 8, 32  # steps, batch, input features, hidden units
 OUT = Path(__file__).parent / "_static" / "sgrad.png"
@@ -52,9 +52,11 @@ def main():
     for (label, norms), style in zip(curves.items(), ["-", "-", "--"]):
         ax.semilogy(t, norms, style, label=label)
         per_step = (norms[0] / norms[T]) ** (1 / T)  # geometric mean of the decay
-        print(f"{label:18s} |dL/dS_t| at t = 0, 1, 50, 99, 100:",
-              " ".join(f"{norms[i]:.2e}" for i in (0, 1, 50, 99, 100)),
-              f"| mean factor per step {per_step:.2f}")
+        print(
+            f"{label:18s} |dL/dS_t| at t = 0, 1, 50, 99, 100:",
+            " ".join(f"{norms[i]:.2e}" for i in (0, 1, 50, 99, 100)),
+            f"| mean factor per step {per_step:.2f}",
+        )
     ax.set_xlabel("t (state $S_t$; the loss reads $S_{100}$ only)")
     ax.set_ylabel(r"$\|\partial L / \partial S_t\|$  (s.grad[t], batch mean)")
     ax.set_title(f"s.grad at random init: L = Σ $S_T$, T = {T}, N = {N}, C = {C}, D = {D}")

@@ -14,5 +14,16 @@ from ._kernels.workspace import Workspace, workspace
 from .gradcheck import gradcheck
 from .ops import DropoutMasks, GRUOp, RNNDropoutMasks, RNNOp, gru, rnn
 
-__all__ = ["gru", "rnn", "GRUOp", "RNNOp", "DropoutMasks", "RNNDropoutMasks", "gradcheck", "nn", "workspace", "Workspace"]
+__all__ = [
+    "DropoutMasks",
+    "GRUOp",
+    "RNNDropoutMasks",
+    "RNNOp",
+    "Workspace",
+    "gradcheck",
+    "gru",
+    "nn",
+    "rnn",
+    "workspace",
+]
 __version__ = "0.1.0"

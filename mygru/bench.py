@@ -72,7 +72,7 @@ def runners(name, impl, X, params, grad, bp_lim=None):
 
         return fwd, fwd_bwd
     torch = impl
-    T, N, C = X.shape
+    _T, _N, C = X.shape
     D = params[2].shape[0]
     dtype = torch.float32 if X.dtype == np.float32 else torch.float64
     module = torch.nn.GRU(C, D).to(dtype)
@@ -155,7 +155,7 @@ def peak_memory(X, params, grad):
     peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.stop()
     held = mygru.workspace.held
-    T, N, C = X.shape
+    T, N, _C = X.shape
     D = params[2].shape[0]
     item = X.dtype.itemsize
     needed = item * ((T + 1) * N * D + 3 * T * N * D + (T + 1) * N * D + sum(p.size for p in params))
@@ -186,7 +186,9 @@ def cold_start(size="course"):
         ("mygrad", "mygrad.nnet.layers", ""),
     ):
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", body.format(prefix=prefix, mod=mod, fn="gru")], capture_output=True)
+        done = subprocess.run(
+            [sys.executable, "-c", body.format(prefix=prefix, mod=mod, fn="gru")], capture_output=True
+        )
         out[name] = time.perf_counter() - start if done.returncode == 0 else "failed"
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import numpy, mygrad"], capture_output=True)
@@ -231,8 +233,10 @@ def main(argv=None):
             med = compare(impls, X, params, grad, args.repeat)
             for k, label in enumerate(("fwd", "fwd+bwd")):
                 t = {name: med[name][k] if name in med else None for name in ("mygru", "mygrad", "torch")}
-                print(f"{size:7} {dtype:8} {label:8} {fmt_ms(t['mygru'])} {fmt_ms(t['mygrad'])} {fmt_ms(t['torch'])}"
-                      f" {fmt_ratio(t['mygrad'], t['mygru']):>9} {fmt_ratio(t['torch'], t['mygru']):>9}")
+                print(
+                    f"{size:7} {dtype:8} {label:8} {fmt_ms(t['mygru'])} {fmt_ms(t['mygrad'])} {fmt_ms(t['torch'])}"
+                    f" {fmt_ratio(t['mygrad'], t['mygru']):>9} {fmt_ratio(t['torch'], t['mygru']):>9}"
+                )
                 results["rows"].append(dict(size=size, dtype=dtype, pass_=label, seconds=t))
             if size == "large" and dtype == "float32":
                 peak = sgemm_peak(np.float32)
@@ -247,9 +251,11 @@ def main(argv=None):
         med = median_times(cases, args.repeat)
         full = med["mygru, full BPTT"][1]
         t = {name: med[name][1] if name in med else None for name in ("mygru", "mygrad")}
-        print(f"long float32 fwd+bwd, bp_lim=5: mygru {fmt_ms(t['mygru']).strip()} ms"
-              f" (full BPTT {fmt_ms(full).strip()} ms), mygrad {fmt_ms(t['mygrad']).strip()} ms,"
-              f" vs mygrad {fmt_ratio(t['mygrad'], t['mygru']).strip()}")
+        print(
+            f"long float32 fwd+bwd, bp_lim=5: mygru {fmt_ms(t['mygru']).strip()} ms"
+            f" (full BPTT {fmt_ms(full).strip()} ms), mygrad {fmt_ms(t['mygrad']).strip()} ms,"
+            f" vs mygrad {fmt_ratio(t['mygrad'], t['mygru']).strip()}"
+        )
         results["bp_lim_5"] = dict(seconds=t, mygru_full_bptt=full)
 
     if "course" in args.sizes:
@@ -258,23 +264,29 @@ def main(argv=None):
         T, N, C, D = SIZES["course"]
         med = median_times(module_bench_case(T, N, C, D, np.float32), args.repeat)
         mine, peer = med["mygru.nn.GRU"][1], med.get("torch.nn.GRU", (None, None))[1]
-        print(f"module, course float32, 2 layers, bidirectional, fwd+bwd: mygru.nn.GRU {fmt_ms(mine).strip()} ms,"
-              f" torch.nn.GRU {fmt_ms(peer).strip()} ms, vs torch {fmt_ratio(peer, mine).strip()}")
+        print(
+            f"module, course float32, 2 layers, bidirectional, fwd+bwd: mygru.nn.GRU {fmt_ms(mine).strip()} ms,"
+            f" torch.nn.GRU {fmt_ms(peer).strip()} ms, vs torch {fmt_ratio(peer, mine).strip()}"
+        )
         results["module"] = dict(mygru=mine, torch=peer)
 
     for size in args.sizes:
         if size in ("course", "large"):
             X, params, grad = make_case(size, "float32")
             peak, needed, held = peak_memory(X, params, grad)
-            print(f"memory {size} float32: peak {peak / 2**20:.1f} MiB during fwd+bwd,"
-                  f" {peak / needed:.2f}x the {needed / 2**20:.1f} MiB backward must keep or return;"
-                  f" {held / 2**20:.1f} MiB kept for the next call (mygru.workspace)")
+            print(
+                f"memory {size} float32: peak {peak / 2**20:.1f} MiB during fwd+bwd,"
+                f" {peak / needed:.2f}x the {needed / 2**20:.1f} MiB backward must keep or return;"
+                f" {held / 2**20:.1f} MiB kept for the next call (mygru.workspace)"
+            )
             results.setdefault("memory", {})[size] = dict(peak=peak, needed=needed, workspace=held)
 
     if not args.no_cold:
         cold = cold_start()
-        print("cold start (fresh process: import + first fwd+bwd at the course size): "
-              + ", ".join(f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v}" for k, v in cold.items()))
+        print(
+            "cold start (fresh process: import + first fwd+bwd at the course size): "
+            + ", ".join(f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v}" for k, v in cold.items())
+        )
         results["cold_start"] = cold
 
     if args.json:

@@ -21,7 +21,7 @@ import numpy as np
 
 import mygru
 
-__all__ = ["main", "adding_problem"]
+__all__ = ["adding_problem", "main"]
 
 GUESS = 1.0  # the mean target: the best prediction that ignores the input
 TEST_SIZE = 1000
@@ -137,10 +137,14 @@ def draw(path, args, losses, baseline, gate, marked, x, answer):
     steps = np.arange(1, args.steps + 1)
     for (name, l), color in zip(losses.items(), ["tab:blue", "tab:orange"]):
         top.plot(steps, l, color=color, alpha=0.25, linewidth=0.8)
-        top.plot(steps, running_mean(l), color=color, linewidth=2,
-                 label=f"{name} (mean of {SMOOTH} steps)")
-    top.axhline(baseline, color="black", linestyle="--", linewidth=1.2,
-                label=f"baseline: always answer {GUESS} (MSE {baseline:.3f})")
+        top.plot(steps, running_mean(l), color=color, linewidth=2, label=f"{name} (mean of {SMOOTH} steps)")
+    top.axhline(
+        baseline,
+        color="black",
+        linestyle="--",
+        linewidth=1.2,
+        label=f"baseline: always answer {GUESS} (MSE {baseline:.3f})",
+    )
     top.set_yscale("log")
     top.set_xlabel("training step")
     top.set_ylabel("mean squared error (log scale)")
@@ -150,16 +154,33 @@ def draw(path, args, losses, baseline, gate, marked, x, answer):
     top.grid(True, which="minor", alpha=0.12)
 
     T, D = gate.shape
-    image = bottom.imshow(gate.T, aspect="auto", cmap="viridis", vmin=0, vmax=1,
-                          extent=(0.5, T + 0.5, D + 0.5, 0.5), interpolation="nearest")
+    image = bottom.imshow(
+        gate.T,
+        aspect="auto",
+        cmap="viridis",
+        vmin=0,
+        vmax=1,
+        extent=(0.5, T + 0.5, D + 0.5, 0.5),
+        interpolation="nearest",
+    )
     for t in marked:  # X[t] feeds Z_{t+1}
         bottom.axvline(t + 1, color="red", linestyle="--", linewidth=1.5)
-        bottom.annotate(f"marked: {x[t, 0, 0]:.2f}", (t + 1, 0.5), xytext=(0, 4),
-                        textcoords="offset points", ha="center", va="bottom", color="red")
+        bottom.annotate(
+            f"marked: {x[t, 0, 0]:.2f}",
+            (t + 1, 0.5),
+            xytext=(0, 4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            color="red",
+        )
     bottom.set_xlabel("time step t")
     bottom.set_ylabel("hidden unit")
-    bottom.set_title(f"(b) the trained GRU's update gate $Z_t$ on one test sequence: target "
-                     f"{x[marked, 0, 0].sum():.2f}, the GRU answers {answer:.2f}", pad=18)
+    bottom.set_title(
+        f"(b) the trained GRU's update gate $Z_t$ on one test sequence: target "
+        f"{x[marked, 0, 0].sum():.2f}, the GRU answers {answer:.2f}",
+        pad=18,
+    )
     fig.colorbar(image, ax=bottom, label="$Z_t$   (1: keep the state, 0: overwrite it)")
     fig.savefig(path, format="png", dpi=110)
 
@@ -183,7 +204,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m mygru demo",
         description="Train a GRU and an Elman RNN side by side on the adding problem "
-                    "and draw the loss curves and the GRU's update gate.",
+        "and draw the loss curves and the GRU's update gate.",
     )
     for flag, kind, default, meaning in [
         ("--steps", positive(int), 600, "training steps"),
@@ -211,21 +232,21 @@ def main(argv):
         args = parse_args(argv)
     except SystemExit as stop:  # --help, or a bad argument (argparse printed why)
         return stop.code
-    missing = [name for name in ("mynn", "tqdm", "matplotlib")
-               if importlib.util.find_spec(name) is None]
+    missing = [name for name in ("mynn", "tqdm", "matplotlib") if importlib.util.find_spec(name) is None]
     if missing:
-        print(f"python -m mygru demo needs {', '.join(missing)}: pip install \"mygru[demo]\"",
-              file=sys.stderr)
+        print(f'python -m mygru demo needs {", ".join(missing)}: pip install "mygru[demo]"', file=sys.stderr)
         return 1
 
-    print(f"mygru demo: the adding problem\n"
-          f"  each sequence has {args.seq_len} steps of (a random number in [0, 1], a marker);\n"
-          f"  the marker is 1 at two steps, one in each half, and the target is the sum of\n"
-          f"  the two marked numbers\n"
-          f"  models: GRU and Elman RNN, {args.hidden} hidden units, linear readout of the last state\n"
-          f"  training: mynn's Adam, lr {args.lr:g}, batch {args.batch}, steps {args.steps}, "
-          f"seed {args.seed}",
-          flush=True)
+    print(
+        f"mygru demo: the adding problem\n"
+        f"  each sequence has {args.seq_len} steps of (a random number in [0, 1], a marker);\n"
+        f"  the marker is 1 at two steps, one in each half, and the target is the sum of\n"
+        f"  the two marked numbers\n"
+        f"  models: GRU and Elman RNN, {args.hidden} hidden units, linear readout of the last state\n"
+        f"  training: mynn's Adam, lr {args.lr:g}, batch {args.batch}, steps {args.steps}, "
+        f"seed {args.seed}",
+        flush=True,
+    )
     seeds = np.random.SeedSequence(args.seed).spawn(3)  # independent streams from one seed
     init_rng, data_rng, test_rng = (np.random.default_rng(s) for s in seeds)
     params, losses = train(args, init_rng, data_rng)
@@ -233,15 +254,19 @@ def main(argv):
     X, marked, y = adding_problem(args.seq_len, TEST_SIZE, test_rng)
     baseline = float(np.mean((y - GUESS) ** 2))
     with mg.no_autodiff:
-        mse = {name: float(np.mean((predict(cell, params[name], X).data - y) ** 2))
-               for name, cell in MODELS.items()}
+        mse = {
+            name: float(np.mean((predict(cell, params[name], X).data - y) ** 2))
+            for name, cell in MODELS.items()
+        }
     verdicts = {name: verdict(m, baseline) for name, m in mse.items()}
     print(f"\ntest MSE on {TEST_SIZE} new sequences (always answering {GUESS} scores {baseline:.4f}):")
     for name, m in mse.items():
         print(f"  {name:<10} {m:.5f}  ({100 * m / baseline:5.1f}% of that)  {verdicts[name]}")
     (best, low), (other, high) = sorted(mse.items(), key=lambda item: item[1])
-    print(f"verdict: the GRU {verdicts['GRU']}; the Elman RNN {verdicts['Elman RNN']}.\n"
-          f"         the {best}'s test MSE is {high / low:.1f} times lower than the {other}'s.")
+    print(
+        f"verdict: the GRU {verdicts['GRU']}; the Elman RNN {verdicts['Elman RNN']}.\n"
+        f"         the {best}'s test MSE is {high / low:.1f} times lower than the {other}'s."
+    )
 
     x = X[:, :1]
     with mg.no_autodiff:

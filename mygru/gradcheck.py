@@ -2,12 +2,12 @@
 
 import inspect
 from numbers import Real
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import mygrad as mg
 import numpy as np
 
-__all__ = ["gradcheck", "GradcheckReport", "InputCheck", "GradcheckError"]
+__all__ = ["GradcheckError", "GradcheckReport", "InputCheck", "gradcheck"]
 
 
 class InputCheck(NamedTuple):
@@ -21,10 +21,10 @@ class InputCheck(NamedTuple):
 
     name: str
     shape: tuple
-    max_abs_err: Optional[float]
-    max_rel_err: Optional[float]
-    worst: Optional[tuple]
-    ok: Optional[bool]
+    max_abs_err: float | None
+    max_rel_err: float | None
+    worst: tuple | None
+    ok: bool | None
 
 
 class GradcheckReport(NamedTuple):
@@ -46,8 +46,16 @@ class GradcheckReport(NamedTuple):
             if c.ok is None:
                 rows.append((c.name, str(c.shape), "-", "-", "-", "skipped (constant)"))
             else:
-                rows.append((c.name, str(c.shape), f"{c.max_abs_err:.2e}", f"{c.max_rel_err:.2e}",
-                             "-" if c.worst is None else str(c.worst), "ok" if c.ok else "FAILED"))
+                rows.append(
+                    (
+                        c.name,
+                        str(c.shape),
+                        f"{c.max_abs_err:.2e}",
+                        f"{c.max_rel_err:.2e}",
+                        "-" if c.worst is None else str(c.worst),
+                        "ok" if c.ok else "FAILED",
+                    )
+                )
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * w for w in widths))
@@ -125,8 +133,9 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-6, rtol=1e-5):
         raise ValueError("gradcheck needs at least one input tensor after f")
     for i, t in enumerate(tensors):
         if not isinstance(t, mg.Tensor):
-            raise TypeError(f"tensors[{i}] must be a mygrad Tensor (wrap it: mg.tensor(x)), "
-                            f"got {type(t).__name__}")
+            raise TypeError(
+                f"tensors[{i}] must be a mygrad Tensor (wrap it: mg.tensor(x)), got {type(t).__name__}"
+            )
     if all(t.constant for t in tensors):
         raise ValueError("every input tensor is constant: there is no gradient to check")
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
@@ -174,10 +183,17 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-6, rtol=1e-5):
         err = np.abs(analytic - numeric)
         margin = err - (atol + rtol * np.abs(numeric))  # > 0 where an element fails
         rel = err / np.maximum(np.abs(numeric), max(atol, np.finfo(np.float64).tiny))
-        worst = None if not a.size else tuple(
-            int(k) for k in np.unravel_index(np.argmax(margin), a.shape))
-        checks.append(InputCheck(names[i], a.shape, float(err.max(initial=0.0)),
-                                 float(rel.max(initial=0.0)), worst, bool(np.all(margin <= 0))))
+        worst = None if not a.size else tuple(int(k) for k in np.unravel_index(np.argmax(margin), a.shape))
+        checks.append(
+            InputCheck(
+                names[i],
+                a.shape,
+                float(err.max(initial=0.0)),
+                float(rel.max(initial=0.0)),
+                worst,
+                bool(np.all(margin <= 0)),
+            )
+        )
     report = GradcheckReport(tuple(checks), eps, atol, rtol)
     if not report.ok:
         raise GradcheckError(report)

@@ -49,8 +49,8 @@ def test_peak_memory_covers_what_backward_returns():
     """The peak is measured around forward+backward, so it includes at least the cache
     and the results that make up the reference amount."""
     X, params, grad = bench.make_case("small", "float64")
-    peak, needed, held = bench.peak_memory(X, params, grad)
-    T, N, C = X.shape
+    peak, needed, _held = bench.peak_memory(X, params, grad)
+    T, N, _C = X.shape
     D = params[2].shape[0]
     assert needed == 8 * (2 * (T + 1) * N * D + 3 * T * N * D + sum(p.size for p in params))
     assert peak >= needed
@@ -65,7 +65,7 @@ def test_peak_memory_counts_the_workspace(monkeypatch):
     X, params, grad = bench.make_case("small", "float64")
     mygru.gru(X, *params)  # leaves work memory in the workspace
     peak, needed, held = bench.peak_memory(X, params, grad)
-    T, N, C = X.shape
+    T, N, _C = X.shape
     D = params[2].shape[0]
     assert held == mygru.workspace.held and held >= 8 * 3 * T * N * D  # at least H and [Z | R]
     assert peak >= needed + held - 8 * 3 * T * N * D  # the cache's arrays are the workspace's
@@ -73,7 +73,10 @@ def test_peak_memory_counts_the_workspace(monkeypatch):
 
 def test_cold_start_child_can_hide_numba():
     """The 'mygru without numba' cold start runs mygru in a child where numba cannot be imported."""
-    code = bench.HIDE_NUMBA + "\nimport mygru\ntry:\n    import numba\nexcept ImportError:\n    print('numba hidden')"
+    code = (
+        bench.HIDE_NUMBA
+        + "\nimport mygru\ntry:\n    import numba\nexcept ImportError:\n    print('numba hidden')"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "numba hidden"

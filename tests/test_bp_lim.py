@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import mygru
 from reference import GRU_NAMES, RNN_NAMES, gru_cell, reference, rnn_cell
 from strategies import check_against_reference, data, problems
+
+import mygru
 
 OPS = {
     "gru": (GRU_NAMES, lambda x, s, p, m: gru_cell(x, s, p, m)),
@@ -25,19 +25,24 @@ def call(kind, prob, **kwargs):
         if kind == "gru_reset_after":
             kwargs.update(reset_after=True, bhn=params.pop("bhn"))
         return mygru.gru(prob["X"], *params.values(), s0=prob["s0"], **kwargs)
-    return mygru.rnn(prob["X"], *params.values(), s0=prob["s0"],
-                     nonlinearity=kind.split("_")[1], **kwargs)
+    return mygru.rnn(prob["X"], *params.values(), s0=prob["s0"], nonlinearity=kind.split("_")[1], **kwargs)
 
 
 def run_and_reference(kind, prob, bp_lim, dropout=0.0, lengths=None):
-    names, cell = OPS[kind]
+    _names, cell = OPS[kind]
     s = call(kind, prob, bp_lim=bp_lim, dropout=dropout, rng=0, lengths=lengths)
     masks = s.creator.dropout_masks
     m = {} if masks is None else {k: np.asarray(v, np.float64) for k, v in masks._asdict().items()}
     s0 = np.zeros((prob["N"], prob["D"])) if prob["s0"] is None else data(prob["s0"])
-    ref = reference(lambda x, st_, p: cell(x, st_, p, m), data(prob["X"]),
-                    {k: data(v) for k, v in prob["params"].items()}, s0, prob["grad"],
-                    bp_lim=bp_lim, lengths=lengths)
+    ref = reference(
+        lambda x, st_, p: cell(x, st_, p, m),
+        data(prob["X"]),
+        {k: data(v) for k, v in prob["params"].items()},
+        s0,
+        prob["grad"],
+        bp_lim=bp_lim,
+        lengths=lengths,
+    )
     s.backward(prob["grad"])
     return s, ref
 
@@ -64,10 +69,16 @@ def test_truncation_with_lengths(kind):
     T, N, C, D = 6, 3, 2, 3
     shapes = {"U": (C, D), "W": (D, D), "b": (D,)}
     for k in (0, 2, None):
-        prob = dict(X=mg.tensor(rng.normal(size=(T, N, C))),
-                    params={n: mg.tensor(rng.normal(size=shapes[n[0]]) * 0.6) for n in names},
-                    s0=mg.tensor(rng.normal(size=(N, D))), grad=rng.normal(size=(T + 1, N, D)),
-                    compute_dtype=np.float64, T=T, N=N, D=D)
+        prob = dict(
+            X=mg.tensor(rng.normal(size=(T, N, C))),
+            params={n: mg.tensor(rng.normal(size=shapes[n[0]]) * 0.6) for n in names},
+            s0=mg.tensor(rng.normal(size=(N, D))),
+            grad=rng.normal(size=(T + 1, N, D)),
+            compute_dtype=np.float64,
+            T=T,
+            N=N,
+            D=D,
+        )
         s, ref = run_and_reference(kind, prob, k, lengths=[6, 2, 4])
         check_against_reference(s, prob, ref)
 
@@ -110,8 +121,6 @@ def test_bp_lim_zero_keeps_each_cells_own_step():
     np.testing.assert_array_equal(s0.grad, grad[0])
 
 
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_truncated_gradients_as_mygrad_gru(dtype):
     pytest.importorskip("numba")
@@ -143,10 +152,16 @@ def test_wide_float64_states_with_the_transposed_forward_layout(kind):
     names = OPS[kind][0]
     T, N, C, D = 3, 4, 2, 128
     shapes = {"U": (C, D), "W": (D, D), "b": (D,)}
-    prob = dict(X=mg.tensor(rng.normal(size=(T, N, C))),
-                params={n: mg.tensor(rng.normal(size=shapes[n[0]]) / np.sqrt(D)) for n in names},
-                s0=mg.tensor(rng.normal(size=(N, D))), grad=rng.normal(size=(T + 1, N, D)),
-                compute_dtype=np.dtype(np.float64), T=T, N=N, D=D)
+    prob = dict(
+        X=mg.tensor(rng.normal(size=(T, N, C))),
+        params={n: mg.tensor(rng.normal(size=shapes[n[0]]) / np.sqrt(D)) for n in names},
+        s0=mg.tensor(rng.normal(size=(N, D))),
+        grad=rng.normal(size=(T + 1, N, D)),
+        compute_dtype=np.dtype(np.float64),
+        T=T,
+        N=N,
+        D=D,
+    )
     kernel = call(kind, prob).creator._kernel
     forward_weights = [kernel.Wh, kernel.Wzr_half] if kind == "gru" else [kernel.Wf]
     assert kernel.transposed

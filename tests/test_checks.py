@@ -28,8 +28,12 @@ def call_gru(**override):
 
 def call_rnn(**override):
     rng = np.random.default_rng(0)
-    a = dict(X=rng.normal(size=(T, N, C)), U=rng.normal(size=(C, D)),
-             W=rng.normal(size=(D, D)), b=rng.normal(size=(D,)))
+    a = dict(
+        X=rng.normal(size=(T, N, C)),
+        U=rng.normal(size=(C, D)),
+        W=rng.normal(size=(D, D)),
+        b=rng.normal(size=(D,)),
+    )
     a.update(override)
     pos = [a.pop(k) for k in ("X", "U", "W", "b")]
     return mygru.rnn(*pos, **a)

@@ -10,8 +10,9 @@ pytest.importorskip("mynn")
 pytest.importorskip("tqdm")
 pytest.importorskip("matplotlib")
 
-from mygru.demo import SMOOTH, adding_problem, main, running_mean, update_gate, verdict  # noqa: E402
-from reference import gru_cell  # noqa: E402
+from reference import gru_cell
+
+from mygru.demo import SMOOTH, adding_problem, main, running_mean, update_gate, verdict
 
 TINY = ["--steps", "3", "--seq-len", "6", "--batch", "4", "--hidden", "4"]
 
@@ -44,7 +45,7 @@ def test_update_gate_is_the_gate_of_the_unrolled_gru():
 
 def test_running_mean_averages_the_last_steps():
     losses = np.random.default_rng(3).random(2 * SMOOTH + 3)
-    expected = [losses[max(0, i + 1 - SMOOTH): i + 1].mean() for i in range(len(losses))]
+    expected = [losses[max(0, i + 1 - SMOOTH) : i + 1].mean() for i in range(len(losses))]
     np.testing.assert_allclose(running_mean(losses), expected)
 
 

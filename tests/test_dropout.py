@@ -4,9 +4,9 @@ gradients flow through the masked values (the reference uses the op's masks)."""
 import mygrad as mg
 import numpy as np
 import pytest
+from reference import GRU_NAMES, gru_cell, reference
 
 import mygru
-from reference import GRU_NAMES, gru_cell, reference
 
 
 def gru_inputs(T=4, N=3, C=2, D=5, dtype=np.float64, seed=0):
@@ -32,8 +32,14 @@ def test_mask_shapes_values_and_dtype(dtype, p):
 
 def test_rnn_masks():
     rng = np.random.default_rng(0)
-    s = mygru.rnn(rng.normal(size=(3, 2, 4)), rng.normal(size=(4, 6)), rng.normal(size=(6, 6)),
-                  np.zeros(6), dropout=0.3, rng=0)
+    s = mygru.rnn(
+        rng.normal(size=(3, 2, 4)),
+        rng.normal(size=(4, 6)),
+        rng.normal(size=(6, 6)),
+        np.zeros(6),
+        dropout=0.3,
+        rng=0,
+    )
     masks = s.creator.dropout_masks
     assert isinstance(masks, mygru.RNNDropoutMasks)
     assert masks.U.shape == (2, 6) and masks.W.shape == (6, 6)
@@ -98,7 +104,9 @@ def test_forward_applies_each_mask_where_documented():
     np.testing.assert_allclose(s.data, forward, atol=1e-12)
     for left_out in masks:
         partial = {k: v for k, v in masks.items() if k != left_out}
-        other, _, _ = reference(lambda x, st, p: gru_cell(x, st, p, partial), X, named, s0, grad)
+        other, _, _ = reference(
+            lambda x, st, p, partial=partial: gru_cell(x, st, p, partial), X, named, s0, grad
+        )
         assert not np.allclose(s.data, other), left_out
 
 
@@ -110,8 +118,9 @@ def test_gradients_flow_through_masked_values():
     masks = {k: np.asarray(v) for k, v in s.creator.dropout_masks._asdict().items()}
     grad = np.random.default_rng(1).normal(size=s.shape)
     s.backward(grad)
-    _, ref, _ = reference(lambda x, st, p: gru_cell(x, st, p, masks), X,
-                          dict(zip(GRU_NAMES, params)), np.zeros((3, 5)), grad)
+    _, ref, _ = reference(
+        lambda x, st, p: gru_cell(x, st, p, masks), X, dict(zip(GRU_NAMES, params)), np.zeros((3, 5)), grad
+    )
     np.testing.assert_allclose(Xt.grad, ref["X"], atol=1e-10)
     for name, t in zip(GRU_NAMES, tensors):
         np.testing.assert_allclose(t.grad, ref[name], atol=1e-10, err_msg=name)

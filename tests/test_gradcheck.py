@@ -41,8 +41,9 @@ def test_passes_on_gru_with_s0_as_a_tensor(kwargs):
 
 def test_passes_on_gru_reset_after_with_bhn():
     def f(X, s0, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, bhn):
-        return mygru.gru(X, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, s0=s0, reset_after=True, bhn=bhn,
-                         dropout=0.3, rng=3)
+        return mygru.gru(
+            X, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, s0=s0, reset_after=True, bhn=bhn, dropout=0.3, rng=3
+        )
 
     report = gradcheck(f, *gru_inputs(extra=1))
     assert [c.name for c in report.inputs] == GRU_NAMES + ["bhn"]
@@ -164,8 +165,7 @@ def test_inputs_are_not_written_to_and_float32_is_checked_in_float64():
     [
         (("not callable", mg.tensor(1.0)), {}, TypeError, "f must be callable"),
         ((mg.sin,), {}, ValueError, "at least one input tensor"),
-        ((mg.multiply, mg.tensor(1.0), np.ones(1)), {}, TypeError,
-         r"tensors\[1\] must be a mygrad Tensor"),
+        ((mg.multiply, mg.tensor(1.0), np.ones(1)), {}, TypeError, r"tensors\[1\] must be a mygrad Tensor"),
         ((mg.sin, mg.tensor(1.0, constant=True)), {}, ValueError, "every input tensor is constant"),
         ((mg.sin, mg.tensor(1.0)), {"eps": 0}, ValueError, "eps must be > 0, got 0"),
         ((mg.sin, mg.tensor(1.0)), {"eps": -1e-6}, ValueError, "eps must be > 0"),

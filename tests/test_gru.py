@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import mygru
 from reference import GRU_NAMES, gru_cell, reference
 from strategies import check_against_reference, data, problems
+
+import mygru
 
 
 def run(prob, **kwargs):
@@ -25,8 +25,9 @@ def s0_of(prob):
 
 @given(problems(GRU_NAMES))
 def test_gru_matches_unrolled_reference(prob):
-    ref = reference(gru_cell, data(prob["X"]), {k: data(v) for k, v in prob["params"].items()},
-                    s0_of(prob), prob["grad"])
+    ref = reference(
+        gru_cell, data(prob["X"]), {k: data(v) for k, v in prob["params"].items()}, s0_of(prob), prob["grad"]
+    )
     s = run(prob)
     assert s.shape == (prob["T"] + 1, prob["N"], prob["D"])
     check_against_reference(s, prob, ref)
@@ -75,9 +76,14 @@ def test_compute_dtype_and_gradient_dtypes(dtypes, expected):
     x_dtype, p_dtype = dtypes
     rng = np.random.default_rng(3)
     X = (rng.normal(size=(3, 2, 2)) * 3).astype(x_dtype)
-    params = [mg.tensor(rng.normal(size=sh).astype(p_dtype) if np.dtype(p_dtype).kind == "f"
-                        else rng.integers(-2, 3, size=sh).astype(p_dtype))
-              for sh in [(2, 3), (3, 3), (3,)] * 3]
+    params = [
+        mg.tensor(
+            rng.normal(size=sh).astype(p_dtype)
+            if np.dtype(p_dtype).kind == "f"
+            else rng.integers(-2, 3, size=sh).astype(p_dtype)
+        )
+        for sh in [(2, 3), (3, 3), (3,)] * 3
+    ]
     s = mygru.gru(X, *params)
     assert s.dtype == expected
     s.sum().backward()
@@ -116,8 +122,16 @@ def test_inputs_are_not_mutated():
     copies = [a.copy() for a in [X, s0, *arrays]]
     tensors = [mg.tensor(a) for a in arrays]
     for reset_after in (False, True):
-        s = mygru.gru(X, *tensors, s0=mg.tensor(s0), dropout=0.3, bp_lim=2, rng=0,
-                      reset_after=reset_after, lengths=[2, 4])
+        s = mygru.gru(
+            X,
+            *tensors,
+            s0=mg.tensor(s0),
+            dropout=0.3,
+            bp_lim=2,
+            rng=0,
+            reset_after=reset_after,
+            lengths=[2, 4],
+        )
         s.backward(rng.normal(size=s.shape))
     for before, after in zip(copies, [X, s0, *[t.data for t in tensors]]):
         np.testing.assert_array_equal(before, after)
@@ -165,6 +179,7 @@ def test_s_grad_is_total_derivative_through_a_downstream_graph(seed):
     ((s * w1).sum() + (s[-1] @ w2).sum()).backward()
     upstream = w1.copy()
     upstream[-1] += w2
-    _, _, sgrad = reference(gru_cell, X, {n: p.data for n, p in zip(GRU_NAMES, params)},
-                            np.zeros((2, 3)), upstream)
+    _, _, sgrad = reference(
+        gru_cell, X, {n: p.data for n, p in zip(GRU_NAMES, params)}, np.zeros((2, 3)), upstream
+    )
     np.testing.assert_allclose(s.grad, sgrad, atol=1e-10, rtol=1e-10)

@@ -36,7 +36,11 @@ def test_parameter_names_shapes_and_order_follow_torch():
 
     r = nn.RNN(C, H, num_layers=2, bias=False)
     assert {n: a.shape for n, a in r.state_dict().items()} == {
-        "weight_ih_l0": (H, C), "weight_hh_l0": (H, H), "weight_ih_l1": (H, H), "weight_hh_l1": (H, H)}
+        "weight_ih_l0": (H, C),
+        "weight_hh_l0": (H, H),
+        "weight_ih_l1": (H, H),
+        "weight_hh_l1": (H, H),
+    }
     assert list(nn.GRUCell(C, H).state_dict()) == ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
     assert nn.RNNCell(C, H, bias=False).weight_hh.shape == (H, H)
 
@@ -206,7 +210,8 @@ def test_inter_layer_dropout_masks_are_torchs():
     p = 0.25
     m = nn.RNN(C, H, num_layers=2, dropout=p, dtype=np.float64, rng=0)
     layer0 = nn.RNN(C, H, dtype=np.float64).load_state_dict(
-        {name: value for name, value in m.state_dict().items() if name.endswith("_l0")})
+        {name: value for name, value in m.state_dict().items() if name.endswith("_l0")}
+    )
     x = data((50, 40, C))
     inputs = []
     recurrence = m._recurrence
@@ -229,7 +234,9 @@ def test_dropout_with_one_layer_warns_as_torch_does():
 
 def test_seeded_modules_reproduce_their_dropout():
     x = data((T, N, C))
-    runs = [nn.GRU(C, H, num_layers=2, dropout=0.5, variational_dropout=0.3, rng=9)(x)[0].data for _ in range(2)]
+    runs = [
+        nn.GRU(C, H, num_layers=2, dropout=0.5, variational_dropout=0.3, rng=9)(x)[0].data for _ in range(2)
+    ]
     np.testing.assert_array_equal(*runs)
 
 
@@ -269,7 +276,9 @@ def test_load_state_dict_names_missing_and_unexpected_keys():
     sd = m.state_dict()
     del sd["bias_hh_l0"]
     sd["weight_ih_l1"] = np.zeros((3 * H, H))
-    with pytest.raises(ValueError, match=r"missing keys \['bias_hh_l0'\], unexpected keys \['weight_ih_l1'\]"):
+    with pytest.raises(
+        ValueError, match=r"missing keys \['bias_hh_l0'\], unexpected keys \['weight_ih_l1'\]"
+    ):
         m.load_state_dict(sd)
 
 
@@ -278,7 +287,9 @@ def test_load_state_dict_names_a_wrong_shape_and_writes_nothing():
     before = m.state_dict()
     sd = {k: v + 1 for k, v in before.items()}
     sd["weight_hh_l1"] = np.zeros((H, H))
-    with pytest.raises(ValueError, match=r"state_dict\['weight_hh_l1'\] must have shape \(15, 5\), got shape \(5, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"state_dict\['weight_hh_l1'\] must have shape \(15, 5\), got shape \(5, 5\)"
+    ):
         m.load_state_dict(sd)
     for name, value in before.items():
         np.testing.assert_array_equal(getattr(m, name).data, value)
@@ -331,14 +342,30 @@ def test_adam_trains_a_two_layer_gru():
         (dict(bidirectional=None), TypeError, "bidirectional must be True or False, got None"),
         (dict(dropout=1.5, num_layers=2), ValueError, "dropout must be in [0, 1], got 1.5"),
         (dict(dropout=-0.1, num_layers=2), ValueError, "dropout must be in [0, 1], got -0.1"),
-        (dict(dropout="0.1", num_layers=2), TypeError, "dropout must be a number in [0, 1], got '0.1' of type str"),
+        (
+            dict(dropout="0.1", num_layers=2),
+            TypeError,
+            "dropout must be a number in [0, 1], got '0.1' of type str",
+        ),
         (dict(variational_dropout=1.0), ValueError, "variational_dropout must be in [0, 1), got 1.0"),
-        (dict(variational_dropout=True), TypeError, "variational_dropout must be a number in [0, 1), got True"),
+        (
+            dict(variational_dropout=True),
+            TypeError,
+            "variational_dropout must be a number in [0, 1), got True",
+        ),
         (dict(dtype=np.int32), TypeError, "dtype must be float32 or float64, got <class 'numpy.int32'>"),
         (dict(dtype="float16"), TypeError, "dtype must be float32 or float64, got 'float16'"),
         (dict(dtype=3), TypeError, "dtype must be float32 or float64, got 3"),
-        (dict(rng="seed"), TypeError, "rng must be None, an int seed or a numpy.random.Generator, got 'seed'"),
-        (dict(rng=np.random.RandomState(0)), TypeError, "rng must be None, an int seed or a numpy.random.Generator"),
+        (
+            dict(rng="seed"),
+            TypeError,
+            "rng must be None, an int seed or a numpy.random.Generator, got 'seed'",
+        ),
+        (
+            dict(rng=np.random.RandomState(0)),
+            TypeError,
+            "rng must be None, an int seed or a numpy.random.Generator",
+        ),
     ],
 )
 def test_bad_constructor_arguments(kwargs, exc, message):
@@ -372,25 +399,50 @@ def test_bad_mode():
 @pytest.mark.parametrize(
     "name, call, exc, message",
     [
-        ("x", dict(x=np.zeros((T, N))), ValueError,
-         "x must have shape (T, N, C) or (T, C) with C = input_size = 3, got shape (6, 4)"),
+        (
+            "x",
+            dict(x=np.zeros((T, N))),
+            ValueError,
+            "x must have shape (T, N, C) or (T, C) with C = input_size = 3, got shape (6, 4)",
+        ),
         ("x", dict(x=np.zeros((T, N, C + 1))), ValueError, "got shape (6, 4, 4)"),
         ("x", dict(x=np.zeros((T, N, C, 1))), ValueError, "x must have shape"),
         ("x", dict(x=np.zeros((T, N, C), complex)), TypeError, "x must hold real numbers"),
-        ("h0", dict(h0=np.zeros((2, N, H))), ValueError,
-         "h0 must have shape (num_layers * num_directions, N, hidden_size) = (4, 4, 5), got shape (2, 4, 5)"),
+        (
+            "h0",
+            dict(h0=np.zeros((2, N, H))),
+            ValueError,
+            "h0 must have shape (num_layers * num_directions, N, hidden_size) = (4, 4, 5), got shape (2, 4, 5)",
+        ),
         ("h0", dict(h0=np.zeros((4, N + 1, H))), ValueError, "got shape (4, 5, 5)"),
-        ("h0", dict(x=np.zeros((T, C)), h0=np.zeros((4, N, H))), ValueError,
-         "h0 must have shape (num_layers * num_directions, hidden_size) = (4, 5)"),
+        (
+            "h0",
+            dict(x=np.zeros((T, C)), h0=np.zeros((4, N, H))),
+            ValueError,
+            "h0 must have shape (num_layers * num_directions, hidden_size) = (4, 5)",
+        ),
         ("h0", dict(h0=np.array([["a"]])), TypeError, "h0 must hold real numbers"),
         ("lengths", dict(lengths=[1.0] * N), TypeError, "lengths must hold integers, got dtype float64"),
         ("lengths", dict(lengths=[True] * N), TypeError, "lengths must hold integers, got dtype bool"),
-        ("lengths", dict(lengths=[1, 2, 3]), ValueError,
-         "lengths must have shape (N,) = (4,) with N from x, got shape (3,)"),
-        ("lengths", dict(lengths=[0, 1, 2, 3]), ValueError,
-         "lengths must lie in 1..T = 1..6 with T from x, got values from 0 to 3"),
+        (
+            "lengths",
+            dict(lengths=[1, 2, 3]),
+            ValueError,
+            "lengths must have shape (N,) = (4,) with N from x, got shape (3,)",
+        ),
+        (
+            "lengths",
+            dict(lengths=[0, 1, 2, 3]),
+            ValueError,
+            "lengths must lie in 1..T = 1..6 with T from x, got values from 0 to 3",
+        ),
         ("lengths", dict(lengths=[1, 2, 3, 7]), ValueError, "got values from 1 to 7"),
-        ("lengths", dict(x=np.zeros((T, C)), lengths=[T]), ValueError, "lengths needs batched x of shape (T, N, C)"),
+        (
+            "lengths",
+            dict(x=np.zeros((T, C)), lengths=[T]),
+            ValueError,
+            "lengths needs batched x of shape (T, N, C)",
+        ),
     ],
 )
 def test_bad_call_arguments(name, call, exc, message):
@@ -410,14 +462,26 @@ def test_bad_x_names_the_batch_first_layout():
 @pytest.mark.parametrize(
     "name, call, exc, message",
     [
-        ("x", dict(x=np.zeros((N, C + 1))), ValueError,
-         "x must have shape (N, C) or (C,) with C = input_size = 3, got shape (4, 4)"),
+        (
+            "x",
+            dict(x=np.zeros((N, C + 1))),
+            ValueError,
+            "x must have shape (N, C) or (C,) with C = input_size = 3, got shape (4, 4)",
+        ),
         ("x", dict(x=np.zeros((1, N, C))), ValueError, "x must have shape (N, C) or (C,)"),
         ("x", dict(x=np.zeros((N, C), complex)), TypeError, "x must hold real numbers"),
-        ("h", dict(h=np.zeros((N + 1, H))), ValueError,
-         "h must have shape (N, hidden_size) = (4, 5) for x of shape (4, 3), got shape (5, 5)"),
-        ("h", dict(x=np.zeros(C), h=np.zeros((1, H))), ValueError,
-         "h must have shape (hidden_size,) = (5,) for x of shape (3,)"),
+        (
+            "h",
+            dict(h=np.zeros((N + 1, H))),
+            ValueError,
+            "h must have shape (N, hidden_size) = (4, 5) for x of shape (4, 3), got shape (5, 5)",
+        ),
+        (
+            "h",
+            dict(x=np.zeros(C), h=np.zeros((1, H))),
+            ValueError,
+            "h must have shape (hidden_size,) = (5,) for x of shape (3,)",
+        ),
         ("h", dict(h=np.full((N, H), "a")), TypeError, "h must hold real numbers"),
     ],
 )

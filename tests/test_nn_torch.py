@@ -32,12 +32,16 @@ def torch_forward_backward(module, x, h0, lengths, batch_first, g_out, g_hn):
     if lengths is None:
         out, hn = module(xt, h0t)
     else:
-        packed = pack_padded_sequence(xt, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+        packed = pack_padded_sequence(
+            xt, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False
+        )
         out, hn = module(packed, h0t)
         out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
     ((out * torch.tensor(g_out)).sum() + (hn * torch.tensor(g_hn)).sum()).backward()
     return dict(
-        output=out.detach().numpy(), h_n=hn.detach().numpy(), x=xt.grad.numpy(),
+        output=out.detach().numpy(),
+        h_n=hn.detach().numpy(),
+        x=xt.grad.numpy(),
         h0=None if h0 is None else h0t.grad.numpy(),
         **{name: p.grad.numpy() for name, p in module.named_parameters()},
     )
@@ -49,7 +53,10 @@ def mygru_forward_backward(module, x, h0, lengths, g_out, g_hn):
     out, hn = module(xm, h0m, lengths=lengths)
     ((out * g_out).sum() + (hn * g_hn).sum()).backward()
     return dict(
-        output=out.data, h_n=hn.data, x=xm.grad, h0=None if h0 is None else h0m.grad,
+        output=out.data,
+        h_n=hn.data,
+        x=xm.grad,
+        h0=None if h0 is None else h0m.grad,
         **{name: getattr(module, name).grad for name in module.state_dict()},
     )
 
@@ -71,8 +78,9 @@ def assert_same(ours, theirs):
 def test_sequence_module_matches_torch(kind, layers, bidirectional, batch_first, bias, lengths):
     cls, torch_name, extra = KINDS[kind]
     torch.manual_seed(layers)
-    tm = getattr(torch.nn, torch_name)(C, H, num_layers=layers, bias=bias, batch_first=batch_first,
-                                       bidirectional=bidirectional, **extra).double()
+    tm = getattr(torch.nn, torch_name)(
+        C, H, num_layers=layers, bias=bias, batch_first=batch_first, bidirectional=bidirectional, **extra
+    ).double()
     m = cls.from_torch(tm)
     assert list(m.state_dict()) == list(tm.state_dict())  # names and order
     assert [p.shape for p in m.parameters] == [tuple(p.shape) for p in tm.parameters()]
@@ -102,8 +110,9 @@ def test_without_h0_matches_torch(kind, lengths):
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_unbatched_sequence_matches_torch(kind):
     cls, torch_name, extra = KINDS[kind]
-    tm = getattr(torch.nn, torch_name)(C, H, num_layers=2, bidirectional=True, batch_first=True,
-                                       **extra).double()
+    tm = getattr(torch.nn, torch_name)(
+        C, H, num_layers=2, bidirectional=True, batch_first=True, **extra
+    ).double()
     rng = np.random.default_rng(2)
     x, h0 = rng.normal(size=(T, C)), rng.normal(size=(4, H))
     g_out, g_hn = rng.normal(size=(T, 2 * H)), rng.normal(size=(4, H))
@@ -139,7 +148,9 @@ def test_cell_matches_torch(kind, bias, batched, with_h):
     out = m(xm, hm)
     (out * g).sum().backward()
 
-    np.testing.assert_allclose(out.data, tm(torch.tensor(x), None if ht is None else ht.detach()).detach(), **TOL)
+    np.testing.assert_allclose(
+        out.data, tm(torch.tensor(x), None if ht is None else ht.detach()).detach(), **TOL
+    )
     np.testing.assert_allclose(xm.grad, xt.grad.numpy(), **TOL)
     if with_h:
         np.testing.assert_allclose(hm.grad, ht.grad.numpy(), **TOL)
@@ -219,7 +230,9 @@ def test_from_torch_rejects_the_wrong_class_and_dtype():
         nn.GRU.from_torch(torch.nn.RNN(C, H))
     with pytest.raises(TypeError, match="module must be a torch.nn.RNNCell, got Linear"):
         nn.RNNCell.from_torch(torch.nn.Linear(C, H))
-    with pytest.raises(TypeError, match=r"module's parameters must all be float32 or all float64, got \['float16'\]"):
+    with pytest.raises(
+        TypeError, match=r"module's parameters must all be float32 or all float64, got \['float16'\]"
+    ):
         nn.GRU.from_torch(torch.nn.GRU(C, H).half())
 
 

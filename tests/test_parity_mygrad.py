@@ -10,7 +10,7 @@ import mygru
 
 pytest.importorskip("numba")
 pytest.importorskip("scipy")
-from mygrad.nnet.layers import gru as mygrad_gru  # noqa: E402  (needs numba)
+from mygrad.nnet.layers import gru as mygrad_gru
 
 
 def both(seed, T, N, C, D, dtype, bp_lim=None):
@@ -32,7 +32,10 @@ def both(seed, T, N, C, D, dtype, bp_lim=None):
 @settings(max_examples=15)
 @given(
     seed=st.integers(0, 2**32 - 1),
-    T=st.integers(1, 8), N=st.integers(1, 5), C=st.integers(1, 5), D=st.integers(1, 5),
+    T=st.integers(1, 8),
+    N=st.integers(1, 5),
+    C=st.integers(1, 5),
+    D=st.integers(1, 5),
     dtype=st.sampled_from([np.float32, np.float64]),
 )
 def test_same_numbers_as_mygrad_gru(seed, T, N, C, D, dtype):

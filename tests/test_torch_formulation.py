@@ -42,8 +42,17 @@ def test_reset_after_equals_torch_gru(seed):
     w_hr, w_hz, w_hn = np.split(sd["weight_hh_l0"], 3)
     b_ir, b_iz, b_in = np.split(sd["bias_ih_l0"], 3)
     b_hr, b_hz, b_hn = np.split(sd["bias_hh_l0"], 3)
-    p = dict(Uz=w_iz.T, Wz=w_hz.T, bz=b_iz + b_hz, Ur=w_ir.T, Wr=w_hr.T, br=b_ir + b_hr,
-             Uh=w_in.T, Wh=w_hn.T, bh=b_in)
+    p = dict(
+        Uz=w_iz.T,
+        Wz=w_hz.T,
+        bz=b_iz + b_hz,
+        Ur=w_ir.T,
+        Wr=w_hr.T,
+        br=b_ir + b_hr,
+        Uh=w_in.T,
+        Wh=w_hn.T,
+        bh=b_in,
+    )
     tensors = {k: mg.tensor(v) for k, v in p.items()}
     Xt, s0t, bhn = mg.tensor(X), mg.tensor(s0), mg.tensor(b_hn)
     s = mygru.gru(Xt, *tensors.values(), s0=s0t, reset_after=True, bhn=bhn)

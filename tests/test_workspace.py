@@ -89,8 +89,12 @@ def run(kind, dtype, bp_lim, dropout, lengths, seed):
 
 @pytest.mark.parametrize("kind", ["gru", "gru_reset_after", "rnn_tanh", "rnn_relu"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("bp_lim, dropout, lengths", [(None, 0.0, None), (2, 0.3, None), (None, 0.3, [6, 2, 5, 1])])
-def test_reused_work_memory_changes_no_number_and_no_result(monkeypatch, kind, dtype, bp_lim, dropout, lengths):
+@pytest.mark.parametrize(
+    "bp_lim, dropout, lengths", [(None, 0.0, None), (2, 0.3, None), (None, 0.3, [6, 2, 5, 1])]
+)
+def test_reused_work_memory_changes_no_number_and_no_result(
+    monkeypatch, kind, dtype, bp_lim, dropout, lengths
+):
     """Every work array from the workspace (min_bytes 0), filled with NaN between
     two calls on different data: the second gives the numbers it gives with a
     fresh workspace, and the arrays the first returned (states, s.grad,
@@ -121,11 +125,14 @@ def test_a_forward_that_keeps_nothing_gives_its_work_memory_back(monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["limit", "min_bytes"])
-@pytest.mark.parametrize("value, error, message", [
-    (-1, ValueError, "must be an int number of bytes >= 0, got -1"),
-    (1.5, TypeError, "must be an int number of bytes >= 0, got 1.5 of type float"),
-    (True, TypeError, "must be an int number of bytes >= 0, got True of type bool"),
-])
+@pytest.mark.parametrize(
+    "value, error, message",
+    [
+        (-1, ValueError, "must be an int number of bytes >= 0, got -1"),
+        (1.5, TypeError, "must be an int number of bytes >= 0, got 1.5 of type float"),
+        (True, TypeError, "must be an int number of bytes >= 0, got True of type bool"),
+    ],
+)
 def test_bad_sizes_are_refused_by_name(name, value, error, message):
     ws = Workspace()
     with pytest.raises(error, match=f"workspace.{name} {message}"):

@@ -4,4 +4,4 @@ from .common import Recurrence
 from .gru import GRU, GRUResetAfter
 from .rnn import Elman
 
-__all__ = ["Recurrence", "GRU", "GRUResetAfter", "Elman"]
+__all__ = ["GRU", "Elman", "GRUResetAfter", "Recurrence"]

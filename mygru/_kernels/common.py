@@ -46,7 +46,7 @@ import numpy as np
 
 from .workspace import workspace
 
-__all__ = ["Recurrence", "sigmoid_halved", "mm", "flat"]
+__all__ = ["Recurrence", "flat", "mm", "sigmoid_halved"]
 
 
 _HALF = {np.dtype(t): np.array(0.5, t) for t in (np.float32, np.float64)}
@@ -339,7 +339,9 @@ class Recurrence:
             (G, cols), *rest = spans
             dX = mm(G, self.U[:, cols].T, np.empty((T, N, C), self.dtype))
             if rest:  # the first block is spent: its memory is the temporary if large enough
-                tmp = G.reshape(-1)[: dX.size].reshape(dX.shape) if G.size >= dX.size else self.empty(dX.shape)
+                tmp = (
+                    G.reshape(-1)[: dX.size].reshape(dX.shape) if G.size >= dX.size else self.empty(dX.shape)
+                )
             for G, cols in rest:
                 dX += mm(G, self.U[:, cols].T, tmp)
             out["X"] = dX

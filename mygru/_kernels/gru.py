@@ -83,7 +83,7 @@ class GRU(Recurrence):
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
-        N, D = self.N, self.D
+        D = self.D
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
         self.G = (self.H, self.ZR)
         self.G_in = ((self.H, 0), (self.ZR, 1))
@@ -150,7 +150,17 @@ class GRU(Recurrence):
                 np.add(prev, a, prev)
 
         Gh, Gzr = out[0][c], out[1][c]  # back gets rows of these, under the same names
-        return back, (self.H[c], self.Z[c], self.R[c], K[..., :D], K[..., D:], Gh, Gzr[..., :D], Gzr[..., D:], Gzr)
+        return back, (
+            self.H[c],
+            self.Z[c],
+            self.R[c],
+            K[..., :D],
+            K[..., D:],
+            Gh,
+            Gzr[..., :D],
+            Gzr[..., D:],
+            Gzr,
+        )
 
     def finish(self, cells, need):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go

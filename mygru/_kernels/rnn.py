@@ -11,6 +11,8 @@ and after the loop dW = Σ S_{t-1}ᵀ G; dU, db, dX as in ``common.py``.
 Nothing but S itself is cached: f' is read off the output.
 """
 
+from typing import ClassVar
+
 import numpy as np
 
 from .common import Recurrence
@@ -27,7 +29,7 @@ class Elman(Recurrence):
     the input pre-activations during the forward only; G = (G,) with G (T, N, D)
     first holds f', which the backward turns into dL/d(pre-activation) in place."""
 
-    activations = {"tanh": np.tanh, "relu": _relu}
+    activations: ClassVar[dict] = {"tanh": np.tanh, "relu": _relu}
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, nonlinearity):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)

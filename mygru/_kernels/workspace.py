@@ -111,7 +111,9 @@ class Workspace:
 
 def _bytes(name, value):
     if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"workspace.{name} must be an int number of bytes >= 0, got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"workspace.{name} must be an int number of bytes >= 0, got {value!r} of type {type(value).__name__}"
+        )
     if value < 0:
         raise ValueError(f"workspace.{name} must be an int number of bytes >= 0, got {value}")
     return int(value)

@@ -8,8 +8,9 @@ from .modules import GRU
 __all__ = ["module_bench_case"]
 
 
-def module_bench_case(T=50, N=32, C=64, H=128, dtype=np.float32, num_layers=2, bidirectional=True,
-                      lengths=False, seed=0):
+def module_bench_case(
+    T=50, N=32, C=64, H=128, dtype=np.float32, num_layers=2, bidirectional=True, lengths=False, seed=0
+):
     """(forward, forward+backward) closures for mygru.nn.GRU and, when installed, torch.nn.GRU.
 
     Parameters

@@ -11,7 +11,7 @@ Notation: T steps, a batch of N, C = ``input_size``, H = ``hidden_size``, L =
 import math
 import warnings
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Integral
 
 import mygrad as mg
 import numpy as np
@@ -134,8 +134,24 @@ class _GRUMath:
             # the r and z gates only ever see b_i + b_h; the candidate keeps b_hn inside R ⊙ (…)
             b_rz = b_ih[: 2 * H] + b_hh[: 2 * H]
             br, bz, bh, bhn = b_rz[:H], b_rz[H:], b_ih[2 * H :], b_hh[2 * H :]
-        return gru(X, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, s0, dropout=dropout, rng=self._rng,
-                   reset_after=True, bhn=bhn, lengths=lengths)
+        return gru(
+            X,
+            Uz,
+            Wz,
+            bz,
+            Ur,
+            Wr,
+            br,
+            Uh,
+            Wh,
+            bh,
+            s0,
+            dropout=dropout,
+            rng=self._rng,
+            reset_after=True,
+            bhn=bhn,
+            lengths=lengths,
+        )
 
 
 class _ElmanMath:
@@ -148,8 +164,17 @@ class _ElmanMath:
         None, bias_hh (H,) or None), ``s0`` (N, H) or None -> states (T+1, N, H)."""
         w_ih, w_hh, b_ih, b_hh = params
         b = np.zeros(self.hidden_size, self.dtype) if b_ih is None else b_ih + b_hh
-        return rnn(X, w_ih.T, w_hh.T, b, s0, dropout=dropout, nonlinearity=self.nonlinearity,
-                   rng=self._rng, lengths=lengths)
+        return rnn(
+            X,
+            w_ih.T,
+            w_hh.T,
+            b,
+            s0,
+            dropout=dropout,
+            nonlinearity=self.nonlinearity,
+            rng=self._rng,
+            lengths=lengths,
+        )
 
 
 def _check_nonlinearity(nonlinearity):
@@ -231,7 +256,9 @@ class _Module:
             If ``state_dict`` is not a mapping or a value does not hold real numbers.
         """
         if not isinstance(state_dict, Mapping):
-            raise TypeError(f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}")
+            raise TypeError(
+                f"state_dict must be a mapping of names to arrays, got {type(state_dict).__name__}"
+            )
         missing = [name for name in self._shapes if name not in state_dict]
         unexpected = [name for name in state_dict if name not in self._shapes]
         if missing or unexpected:
@@ -297,8 +324,9 @@ class _Module:
         import torch
 
         torch_cls = getattr(torch.nn, self._torch_name)
-        module = torch_cls(**{name: getattr(self, name) for name in self._torch_args},
-                           dtype=getattr(torch, self.dtype.name))
+        module = torch_cls(
+            **{name: getattr(self, name) for name in self._torch_args}, dtype=getattr(torch, self.dtype.name)
+        )
         module.load_state_dict({name: torch.from_numpy(a) for name, a in self.state_dict().items()})
         return module.train(self.training)
 
@@ -313,8 +341,20 @@ class _Module:
 class _Recurrent(_Module):
     """A stack of recurrent layers over whole sequences (the base of :class:`GRU` and :class:`RNN`)."""
 
-    def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                 bidirectional, *, dtype, rng, variational_dropout):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers,
+        bias,
+        batch_first,
+        dropout,
+        bidirectional,
+        *,
+        dtype,
+        rng,
+        variational_dropout,
+    ):
         self.input_size = _check_int("input_size", input_size, 1)
         self.hidden_size = _check_int("hidden_size", hidden_size, 1)
         self.num_layers = _check_int("num_layers", num_layers, 1)
@@ -326,7 +366,8 @@ class _Recurrent(_Module):
         if self.dropout and self.num_layers == 1:
             warnings.warn(  # as torch warns: there is no layer for it to act between
                 f"dropout={self.dropout} has no effect with num_layers=1: it acts between layers only",
-                UserWarning, stacklevel=3,
+                UserWarning,
+                stacklevel=3,
             )
         self._suffixes = ("", "_reverse") if self.bidirectional else ("",)
         rows, H = self._gates * self.hidden_size, self.hidden_size
@@ -508,12 +549,42 @@ class GRU(_GRUMath, _Recurrent):
     """
 
     _torch_name = "GRU"
-    _torch_args = ("input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout", "bidirectional")
+    _torch_args = (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+    )
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, *, dtype=np.float32, rng=None, variational_dropout=0.0):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype=dtype, rng=rng, variational_dropout=variational_dropout)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+        variational_dropout=0.0,
+    ):
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+            variational_dropout=variational_dropout,
+        )
 
 
 class RNN(_ElmanMath, _Recurrent):
@@ -563,15 +634,45 @@ class RNN(_ElmanMath, _Recurrent):
     """
 
     _torch_name = "RNN"
-    _torch_args = ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
-                   "dropout", "bidirectional")
+    _torch_args = (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "nonlinearity",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+    )
 
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float32, rng=None,
-                 variational_dropout=0.0):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        *,
+        dtype=np.float32,
+        rng=None,
+        variational_dropout=0.0,
+    ):
         self.nonlinearity = _check_nonlinearity(nonlinearity)
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         dtype=dtype, rng=rng, variational_dropout=variational_dropout)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+            variational_dropout=variational_dropout,
+        )
 
 
 # --------------------------------------------------------------------------- cells
@@ -605,8 +706,10 @@ class _Cell(_Module):
         """
         a = real_array("x", x)
         if a.ndim not in (1, 2) or a.shape[-1] != self.input_size:
-            raise ValueError(f"x must have shape (N, C) or (C,) with C = input_size = {self.input_size}, "
-                             f"got shape {a.shape}")
+            raise ValueError(
+                f"x must have shape (N, C) or (C,) with C = input_size = {self.input_size}, "
+                f"got shape {a.shape}"
+            )
         batched = a.ndim == 2
         x = _as_input(x, a)
         X = x[None] if batched else x[None, None]  # one step: (1, N, C)
@@ -615,7 +718,9 @@ class _Cell(_Module):
             want = (a.shape[0], self.hidden_size) if batched else (self.hidden_size,)
             if b.shape != want:
                 spelled = "(N, hidden_size)" if batched else "(hidden_size,)"
-                raise ValueError(f"h must have shape {spelled} = {want} for x of shape {a.shape}, got shape {b.shape}")
+                raise ValueError(
+                    f"h must have shape {spelled} = {want} for x of shape {a.shape}, got shape {b.shape}"
+                )
             h = _as_input(h, b)
             h = h if batched else h[None]
         params = tuple(getattr(self, kind, None) for kind in _KINDS)
@@ -703,6 +808,8 @@ class RNNCell(_ElmanMath, _Cell):
     _torch_name = "RNNCell"
     _torch_args = ("input_size", "hidden_size", "bias", "nonlinearity")
 
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=np.float32, rng=None):
+    def __init__(
+        self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=np.float32, rng=None
+    ):
         self.nonlinearity = _check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)

@@ -4,4 +4,4 @@ functional wrappers around the kernels."""
 from .gru import DropoutMasks, GRUOp, gru
 from .rnn import RNNDropoutMasks, RNNOp, rnn
 
-__all__ = ["gru", "GRUOp", "DropoutMasks", "rnn", "RNNOp", "RNNDropoutMasks"]
+__all__ = ["DropoutMasks", "GRUOp", "RNNDropoutMasks", "RNNOp", "gru", "rnn"]

@@ -14,7 +14,7 @@ import numpy as np
 from mygrad import Tensor
 from mygrad.operation_base import Operation
 
-__all__ = ["RecurrentOp", "Checked", "apply", "real_array", "check_probability", "check_rng", "check_lengths"]
+__all__ = ["Checked", "RecurrentOp", "apply", "check_lengths", "check_probability", "check_rng", "real_array"]
 
 
 class Checked:
@@ -31,9 +31,7 @@ class Checked:
         first = next(iter(params))  # the first input weight fixes D
         u = real_array(first, params[first])
         if u.ndim != 2 or u.shape[0] != self.C:
-            raise ValueError(
-                f"{first} must have shape (C, D) with C = {self.C} from X, got shape {u.shape}"
-            )
+            raise ValueError(f"{first} must have shape (C, D) with C = {self.C} from X, got shape {u.shape}")
         self.D = u.shape[1]
         sizes = {"C": self.C, "D": self.D, "N": self.N}
         why = {"C": "C from X", "D": f"D from {first}", "N": "N from X"}
@@ -114,7 +112,9 @@ def _check_bp_lim(bp_lim):
 def check_probability(name, value, high="1)"):
     """A number in [0, 1) (``high="1)"``, the ops' dropout) or [0, 1] (``high="1]"``)."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number in [0, {high}, got {value!r} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a number in [0, {high}, got {value!r} of type {type(value).__name__}"
+        )
     if not (0 <= value <= 1 if high == "1]" else 0 <= value < 1):
         raise ValueError(f"{name} must be in [0, {high}, got {value}")
     return float(value)
@@ -165,8 +165,12 @@ class RecurrentOp(Operation):
         X, s0 = arrays.pop("X"), arrays.pop("s0")
         self.dropout_masks = None if masks is None else self.masks_type(*masks)
         kernel = kernel.build(
-            X, arrays, s0, None if masks is None else dict(zip(self.mask_fields, masks)),
-            checked.lengths, **kernel_kwargs,
+            X,
+            arrays,
+            s0,
+            None if masks is None else dict(zip(self.mask_fields, masks)),
+            checked.lengths,
+            **kernel_kwargs,
         )
         self.bp_lim = checked.bp_lim
         S = kernel.forward()
@@ -209,7 +213,8 @@ def apply(op, checked, constant, *, kernel, **kernel_kwargs):
         constant is None and any(isinstance(v, Tensor) and not v.constant for v in variables)
     )
     s = Tensor._op(
-        op, *variables,
+        op,
+        *variables,
         op_kwargs=dict(kernel=kernel, checked=checked, masks=masks, keep=keep, **kernel_kwargs),
         constant=constant,
     )

@@ -7,7 +7,7 @@ import numpy as np
 from .._kernels import GRU, GRUResetAfter
 from ._base import Checked, RecurrentOp, apply
 
-__all__ = ["gru", "GRUOp", "DropoutMasks"]
+__all__ = ["DropoutMasks", "GRUOp", "gru"]
 
 
 class DropoutMasks(NamedTuple):
@@ -48,8 +48,27 @@ class GRUResetAfterOp(GRUOp):
     names = GRUOp.names + ("bhn",)
 
 
-def gru(X, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, s0=None, bp_lim=None, dropout=0.0,
-        constant=None, *, rng=None, reset_after=False, bhn=None, lengths=None):
+def gru(
+    X,
+    Uz,
+    Wz,
+    bz,
+    Ur,
+    Wr,
+    br,
+    Uh,
+    Wh,
+    bh,
+    s0=None,
+    bp_lim=None,
+    dropout=0.0,
+    constant=None,
+    *,
+    rng=None,
+    reset_after=False,
+    bhn=None,
+    lengths=None,
+):
     r"""Runs a gated recurrent unit over a sequence, returning every hidden state.
 
     A drop-in replacement for ``mygrad.nnet.layers.gru``: the same arguments, the
@@ -143,8 +162,9 @@ def gru(X, Uz, Wz, bz, Ur, Wr, br, Uh, Wh, bh, s0=None, bp_lim=None, dropout=0.0
     params = dict(Uz=Uz, Wz=Wz, bz=bz, Ur=Ur, Wr=Wr, br=br, Uh=Uh, Wh=Wh, bh=bh)
     if bhn is not None:
         params["bhn"] = bhn
-    checked = Checked(X, params, s0, bp_lim=bp_lim, dropout=dropout, constant=constant,
-                      rng=rng, lengths=lengths)
+    checked = Checked(
+        X, params, s0, bp_lim=bp_lim, dropout=dropout, constant=constant, rng=rng, lengths=lengths
+    )
     if not reset_after:
         return apply(GRUOp, checked, constant, kernel=GRU)
     checked.inputs.setdefault("bhn", np.zeros(checked.D, checked.dtype))

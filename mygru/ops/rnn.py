@@ -7,7 +7,7 @@ import numpy as np
 from .._kernels import Elman
 from ._base import Checked, RecurrentOp, apply
 
-__all__ = ["rnn", "RNNOp", "RNNDropoutMasks"]
+__all__ = ["RNNDropoutMasks", "RNNOp", "rnn"]
 
 
 class RNNDropoutMasks(NamedTuple):
@@ -34,8 +34,20 @@ class RNNOp(RecurrentOp):
     masks_type = RNNDropoutMasks
 
 
-def rnn(X, U, W, b, s0=None, bp_lim=None, dropout=0.0, constant=None, *,
-        nonlinearity="tanh", rng=None, lengths=None):
+def rnn(
+    X,
+    U,
+    W,
+    b,
+    s0=None,
+    bp_lim=None,
+    dropout=0.0,
+    constant=None,
+    *,
+    nonlinearity="tanh",
+    rng=None,
+    lengths=None,
+):
     r"""Runs an Elman recurrent layer over a sequence, returning every hidden state.
 
     .. math::
@@ -76,6 +88,14 @@ def rnn(X, U, W, b, s0=None, bp_lim=None, dropout=0.0, constant=None, *,
     """
     if nonlinearity not in Elman.activations:
         raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    checked = Checked(X, dict(U=U, W=W, b=b), s0, bp_lim=bp_lim, dropout=dropout,
-                      constant=constant, rng=rng, lengths=lengths)
+    checked = Checked(
+        X,
+        dict(U=U, W=W, b=b),
+        s0,
+        bp_lim=bp_lim,
+        dropout=dropout,
+        constant=constant,
+        rng=rng,
+        lengths=lengths,
+    )
     return apply(RNNOp, checked, constant, kernel=Elman, nonlinearity=nonlinearity)

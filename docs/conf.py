@@ -30,6 +30,9 @@ myst_heading_anchors = 3
 
 # numpydoc would otherwise list every method inherited from mygrad's Operation
 numpydoc_show_class_members = False
+# the signatures show names and defaults; the docstrings give each argument's type with
+# its shape, which a type hint cannot (and numpy's expanded ArrayLike union would fill lines)
+autodoc_typehints = "none"
 autodoc_member_order = "bysource"
 # the NamedTuple fields are annotated np.ndarray; without intersphinx (no network in
 # CI) that name has no target, which only matters under -n (nitpicky)

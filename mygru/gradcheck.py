@@ -1,6 +1,9 @@
 """``gradcheck``: compare mygrad's backward with central finite differences."""
 
+from __future__ import annotations
+
 import inspect
+from collections.abc import Callable
 from numbers import Real
 from typing import NamedTuple
 
@@ -20,10 +23,10 @@ class InputCheck(NamedTuple):
     constant input, which is skipped, all three and ``ok`` are None."""
 
     name: str
-    shape: tuple
+    shape: tuple[int, ...]
     max_abs_err: float | None
     max_rel_err: float | None
-    worst: tuple | None
+    worst: tuple[int, ...] | None
     ok: bool | None
 
 
@@ -31,16 +34,16 @@ class GradcheckReport(NamedTuple):
     """What :func:`gradcheck` found: one :class:`InputCheck` per input, the settings,
     and ``ok`` (every checked input passed). ``str(report)`` is a table."""
 
-    inputs: tuple
+    inputs: tuple[InputCheck, ...]
     eps: float
     atol: float
     rtol: float
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return all(check.ok is not False for check in self.inputs)
 
-    def __str__(self):
+    def __str__(self) -> str:
         rows = [("input", "shape", "max abs err", "max rel err", "worst at", "result")]
         for c in self.inputs:
             if c.ok is None:
@@ -67,13 +70,19 @@ class GradcheckError(AssertionError):
     """Raised by :func:`gradcheck` when an input's gradient is wrong; ``.report``
     holds the :class:`GradcheckReport`."""
 
-    def __init__(self, report):
+    def __init__(self, report: GradcheckReport) -> None:
         failed = ", ".join(c.name for c in report.inputs if c.ok is False)
         super().__init__(f"gradient check failed for {failed}\n{report}")
         self.report = report
 
 
-def gradcheck(f, *tensors, eps=1e-6, atol=1e-6, rtol=1e-5):
+def gradcheck(
+    f: Callable[..., mg.Tensor],
+    *tensors: mg.Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> GradcheckReport:
     """Checks mygrad's backward of ``f`` against central finite differences.
 
     Every input is copied to float64; the copies go through ``f`` and back through
@@ -156,7 +165,7 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-6, rtol=1e-5):
     weights = np.random.default_rng(0).normal(size=out.shape)
     mg.sum(out * weights).backward()
 
-    def loss(values):
+    def loss(values: list[np.ndarray]) -> float:
         """sum(w * f(*values)), without building a graph."""
         with mg.no_autodiff:
             out = f(*(mg.tensor(v, constant=c) for v, c in zip(values, constant)))
@@ -200,14 +209,14 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-6, rtol=1e-5):
     return report
 
 
-def _names(f, n):
+def _names(f: Callable[..., object], n: int) -> list[str]:
     """Name each input after f's positional parameters (``args[k]`` for ``*args``),
     or by position ("input 0") when f's signature says nothing."""
     try:
         params = list(inspect.signature(f).parameters.values())
     except (TypeError, ValueError):  # builtins and some C functions have no signature
         params = []
-    names = []
+    names: list[str] = []
     for p in params:
         if p.kind is p.VAR_POSITIONAL:
             names += [f"{p.name}[{k}]" for k in range(n - len(names))]

@@ -107,10 +107,11 @@ class Recurrence:
     All arrays share one floating dtype; none of them is written to.
     """
 
-    gates_in = ("",)  # order of the gate blocks in U, b and the input gradients
-    gates_rec = ("",)  # order of the gate blocks in W
+    gates_in: tuple[str, ...] = ("",)  # order of the gate blocks in U, b and the input gradients
+    gates_rec: tuple[str, ...] = ("",)  # order of the gate blocks in W
     halved = ""  # the sigmoid gates, whose pre-activations are computed halved
-    blocks_in = (("P", 0, 1),)  # (attribute, first gate, end gate): one array per block
+    # (attribute, first gate, end gate): one array per block
+    blocks_in: tuple[tuple[str, int, int], ...] = (("P", 0, 1),)
     chunk_rows = 256  # the full BPTT loop takes the cells about this many rows (L·N) at a time
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):

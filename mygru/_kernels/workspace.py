@@ -18,6 +18,8 @@ and every gradient are new arrays, as before. Small arrays (below
 ``min_bytes``) come from numpy directly, where malloc reuses memory anyway.
 """
 
+from __future__ import annotations
+
 from collections import OrderedDict
 from math import prod
 from numbers import Integral
@@ -45,29 +47,31 @@ class Workspace:
     TypeError or ValueError naming it.
     """
 
-    def __init__(self, limit=128 * 2**20, min_bytes=64 * 2**10):
+    def __init__(self, limit: int = 128 * 2**20, min_bytes: int = 64 * 2**10) -> None:
         self.held = 0
-        self._free = OrderedDict()  # nbytes -> [uint8 buffers], least recently returned first
+        self._free: OrderedDict[int, list[np.ndarray]] = (
+            OrderedDict()
+        )  # nbytes -> [uint8 buffers], least recently returned first
         self.limit, self.min_bytes = limit, min_bytes
 
     @property
-    def limit(self):
+    def limit(self) -> int:
         return self._limit
 
     @limit.setter
-    def limit(self, value):
+    def limit(self, value: int) -> None:
         self._limit = _bytes("limit", value)
         self.give([])  # drop what no longer fits
 
     @property
-    def min_bytes(self):
+    def min_bytes(self) -> int:
         return self._min_bytes
 
     @min_bytes.setter
-    def min_bytes(self, value):
+    def min_bytes(self, value: int) -> None:
         self._min_bytes = _bytes("min_bytes", value)
 
-    def empty(self, shape, dtype, taken):
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype, taken: list[np.ndarray]) -> np.ndarray:
         """An uninitialized array like ``np.empty(shape, dtype)`` (``dtype`` a numpy
         dtype); if it came from (or may go to) the workspace, its buffer is
         appended to ``taken``."""
@@ -78,7 +82,7 @@ class Workspace:
         taken.append(buf)
         return buf.view(dtype).reshape(shape)
 
-    def give(self, taken):
+    def give(self, taken: list[np.ndarray]) -> None:
         """Take back the buffers of ``taken`` (whose arrays nobody uses any more)."""
         for buf in taken:
             nbytes = buf.size
@@ -91,7 +95,7 @@ class Workspace:
             self._pop(next(iter(self._free)))
         taken.clear()
 
-    def _pop(self, nbytes):
+    def _pop(self, nbytes: int) -> np.ndarray:
         """Remove one kept buffer of ``nbytes`` (there must be one) and return it."""
         free = self._free[nbytes]
         buf = free.pop()
@@ -100,16 +104,16 @@ class Workspace:
             del self._free[nbytes]
         return buf
 
-    def clear(self):
+    def clear(self) -> None:
         """Let go of every kept buffer (``held`` becomes 0)."""
         self._free.clear()
         self.held = 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Workspace(held={self.held}, limit={self.limit}, min_bytes={self.min_bytes})"
 
 
-def _bytes(name, value):
+def _bytes(name: str, value: int) -> int:
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(
             f"workspace.{name} must be an int number of bytes >= 0, got {value!r} of type {type(value).__name__}"

@@ -8,16 +8,21 @@ Notation: T steps, a batch of N, C = ``input_size``, H = ``hidden_size``, L =
 ``num_layers``, dirs = 2 if ``bidirectional`` else 1.
 """
 
+from __future__ import annotations
+
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from numbers import Integral
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import mygrad as mg
 import numpy as np
+import numpy.typing as npt
 from mygrad import Tensor
 from mygrad.operation_base import Operation
 
+from .._typing import ArrayLike, Nonlinearity, Seed
 from ..ops import gru, rnn
 from ..ops._base import check_lengths, check_probability, check_rng, real_array
 
@@ -60,7 +65,7 @@ def _make_rng(rng):
     return np.random.default_rng(rng) if isinstance(rng, int) else rng
 
 
-def _as_input(value, a):
+def _as_input(value: ArrayLike, a: np.ndarray) -> Tensor | np.ndarray:
     """The argument to pass on: a Tensor as given (so it gets its gradient), else its array."""
     return value if isinstance(value, Tensor) else a
 
@@ -185,6 +190,8 @@ def _check_nonlinearity(nonlinearity):
 
 # --------------------------------------------------------------------------- the module base
 
+_M = TypeVar("_M", bound="_Module")  # the class of self: train() returns the same class
+
 
 class _Module:
     """Parameters under torch's names, ``state_dict``, training mode and torch interop.
@@ -195,7 +202,19 @@ class _Module:
     """
 
     _torch_name: str
-    _torch_args: tuple
+    _torch_args: tuple[str, ...]
+    _gates: int  # set by the cell's mixin (_GRUMath, _ElmanMath) with _recurrence
+    _recurrence: Callable[..., Tensor]
+
+    input_size: int
+    hidden_size: int
+    bias: bool
+    dtype: np.dtype
+    training: bool
+
+    if TYPE_CHECKING:  # the subclasses' constructors, for from_torch's cls(...)
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
     def _create_parameters(self, shapes, dtype, rng):
         """``shapes``: name -> shape, in torch's order; each drawn from U(-1/√H, 1/√H) as torch does."""
@@ -216,11 +235,11 @@ class _Module:
         return self._rng.random(shape)
 
     @property
-    def parameters(self):
+    def parameters(self) -> tuple[Tensor, ...]:
         """Tuple[mygrad.Tensor, ...]: every parameter, in torch's order (that of ``state_dict``)."""
         return tuple(getattr(self, name) for name in self._shapes)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, np.ndarray]:
         """The parameters as a dict of numpy arrays (copies) under torch's names, in torch's order.
 
         Returns
@@ -232,7 +251,7 @@ class _Module:
         """
         return {name: np.array(getattr(self, name).data) for name in self._shapes}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self: _M, state_dict: Mapping[str, ArrayLike]) -> _M:
         """Copies parameters from ``state_dict`` into this module's parameter Tensors.
 
         The Tensors stay the same objects (so an optimizer built on ``m.parameters`` keeps
@@ -277,17 +296,17 @@ class _Module:
             getattr(self, name).data = np.array(a, dtype=self.dtype)
         return self
 
-    def train(self, mode=True):
+    def train(self: _M, mode: bool = True) -> _M:
         """Sets training mode (dropout on) or, with ``mode=False``, evaluation mode; returns self."""
         self.training = _check_flag("mode", mode)
         return self
 
-    def eval(self):
+    def eval(self: _M) -> _M:
         """Sets evaluation mode (no dropout); returns self. Same as ``train(False)``."""
         return self.train(False)
 
     @classmethod
-    def from_torch(cls, module, *, rng=None):
+    def from_torch(cls: type[_M], module: Any, *, rng: Seed = None) -> _M:
         """A module with the configuration, dtype, parameters and training mode of a torch module.
 
         Parameters
@@ -313,7 +332,7 @@ class _Module:
         new.load_state_dict(module.state_dict())
         return new.train(module.training)
 
-    def to_torch(self):
+    def to_torch(self) -> Any:
         """The equivalent torch module: same class name, configuration, dtype, parameters
         and training mode (on the CPU; the op's ``variational_dropout`` has no torch counterpart).
 
@@ -330,7 +349,7 @@ class _Module:
         module.load_state_dict({name: torch.from_numpy(a) for name, a in self.state_dict().items()})
         return module.train(self.training)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._torch_args)
         return f"{type(self).__name__}({args}, dtype={self.dtype.name})"
 
@@ -341,20 +360,30 @@ class _Module:
 class _Recurrent(_Module):
     """A stack of recurrent layers over whole sequences (the base of :class:`GRU` and :class:`RNN`)."""
 
+    num_layers: int
+    batch_first: bool
+    dropout: float
+    bidirectional: bool
+    variational_dropout: float
+
+    if TYPE_CHECKING:
+        # the parameters are attributes named after torch's (weight_ih_l0, ...), set per layer
+        def __getattr__(self, name: str) -> Tensor: ...
+
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        num_layers,
-        bias,
-        batch_first,
-        dropout,
-        bidirectional,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        dropout: float,
+        bidirectional: bool,
         *,
-        dtype,
-        rng,
-        variational_dropout,
-    ):
+        dtype: npt.DTypeLike,
+        rng: Seed,
+        variational_dropout: float,
+    ) -> None:
         self.input_size = _check_int("input_size", input_size, 1)
         self.hidden_size = _check_int("hidden_size", hidden_size, 1)
         self.num_layers = _check_int("num_layers", num_layers, 1)
@@ -371,7 +400,7 @@ class _Recurrent(_Module):
             )
         self._suffixes = ("", "_reverse") if self.bidirectional else ("",)
         rows, H = self._gates * self.hidden_size, self.hidden_size
-        shapes = {}
+        shapes: dict[str, tuple[int, ...]] = {}
         for layer in range(self.num_layers):
             width = self.input_size if layer == 0 else H * len(self._suffixes)
             for suffix in self._suffixes:
@@ -386,7 +415,9 @@ class _Recurrent(_Module):
         """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction; None for absent biases."""
         return tuple(getattr(self, f"{kind}_l{layer}{suffix}", None) for kind in _KINDS)
 
-    def __call__(self, x, h0=None, lengths=None):
+    def __call__(
+        self, x: ArrayLike, h0: ArrayLike | None = None, lengths: ArrayLike | None = None
+    ) -> tuple[Tensor, Tensor]:
         """Runs every layer and direction over the sequence.
 
         Parameters
@@ -442,7 +473,7 @@ class _Recurrent(_Module):
             layer_input = outputs[0] if dirs == 1 else mg.concatenate(outputs, axis=-1)
             if p and layer < self.num_layers - 1:
                 layer_input = layer_input * self._dropout_mask(layer_input.shape, layer_input.dtype, p)
-        output = layer_input
+        output = cast(Tensor, layer_input)  # every layer's output is the op's Tensor
         if lengths is not None:
             # finished sequences carry their last state inside the op; the next layer and
             # the reverse gather ignore those steps, so zeroing them once, here, suffices
@@ -459,7 +490,7 @@ class _Recurrent(_Module):
         scale = 1.0 / keep if keep else 0.0  # p = 1 drops everything, as in torch
         return (self._uniform(shape) < keep).astype(dtype) * np.asarray(scale, dtype)
 
-    def _check_h0(self, h0, N, batched):
+    def _check_h0(self, h0: ArrayLike | None, N: int, batched: bool) -> Tensor | np.ndarray | None:
         if h0 is None:
             return None
         a = real_array("h0", h0)
@@ -472,7 +503,7 @@ class _Recurrent(_Module):
         return h0 if batched else h0[:, None]
 
     @staticmethod
-    def _check_lengths(lengths, T, N, batched):
+    def _check_lengths(lengths: ArrayLike | None, T: int, N: int, batched: bool) -> np.ndarray | None:
         if lengths is None:
             return None
         if not batched:
@@ -561,18 +592,18 @@ class GRU(_GRUMath, _Recurrent):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         *,
-        dtype=np.float32,
-        rng=None,
-        variational_dropout=0.0,
-    ):
+        dtype: npt.DTypeLike = np.float32,
+        rng: Seed = None,
+        variational_dropout: float = 0.0,
+    ) -> None:
         super().__init__(
             input_size,
             hidden_size,
@@ -647,19 +678,19 @@ class RNN(_ElmanMath, _Recurrent):
 
     def __init__(
         self,
-        input_size,
-        hidden_size,
-        num_layers=1,
-        nonlinearity="tanh",
-        bias=True,
-        batch_first=False,
-        dropout=0.0,
-        bidirectional=False,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        nonlinearity: Nonlinearity = "tanh",
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
         *,
-        dtype=np.float32,
-        rng=None,
-        variational_dropout=0.0,
-    ):
+        dtype: npt.DTypeLike = np.float32,
+        rng: Seed = None,
+        variational_dropout: float = 0.0,
+    ) -> None:
         self.nonlinearity = _check_nonlinearity(nonlinearity)
         super().__init__(
             input_size,
@@ -681,17 +712,24 @@ class RNN(_ElmanMath, _Recurrent):
 class _Cell(_Module):
     """One recurrent step (the base of :class:`GRUCell` and :class:`RNNCell`)."""
 
-    def __init__(self, input_size, hidden_size, bias, *, dtype, rng):
+    weight_ih: Tensor
+    weight_hh: Tensor
+    bias_ih: Tensor  # bias_ih and bias_hh only with bias=True
+    bias_hh: Tensor
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool, *, dtype: npt.DTypeLike, rng: Seed
+    ) -> None:
         self.input_size = _check_int("input_size", input_size, 1)
         self.hidden_size = _check_int("hidden_size", hidden_size, 1)
         self.bias = _check_flag("bias", bias)
         rows, H = self._gates * self.hidden_size, self.hidden_size
-        shapes = {"weight_ih": (rows, self.input_size), "weight_hh": (rows, H)}
+        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (rows, self.input_size), "weight_hh": (rows, H)}
         if self.bias:
             shapes.update(bias_ih=(rows,), bias_hh=(rows,))
         self._create_parameters(shapes, dtype, rng)
 
-    def __call__(self, x, h=None):
+    def __call__(self, x: ArrayLike, h: ArrayLike | None = None) -> Tensor:
         """One step from state ``h`` on input ``x``.
 
         Parameters
@@ -772,7 +810,15 @@ class GRUCell(_GRUMath, _Cell):
     _torch_name = "GRUCell"
     _torch_args = ("input_size", "hidden_size", "bias")
 
-    def __init__(self, input_size, hidden_size, bias=True, *, dtype=np.float32, rng=None):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: npt.DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
 
 
@@ -809,7 +855,14 @@ class RNNCell(_ElmanMath, _Cell):
     _torch_args = ("input_size", "hidden_size", "bias", "nonlinearity")
 
     def __init__(
-        self, input_size, hidden_size, bias=True, nonlinearity="tanh", *, dtype=np.float32, rng=None
-    ):
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        nonlinearity: Nonlinearity = "tanh",
+        *,
+        dtype: npt.DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
         self.nonlinearity = _check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)

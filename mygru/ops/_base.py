@@ -154,9 +154,11 @@ class RecurrentOp(Operation):
     total derivative dL/dS_t of every state (see the docs on ``s.grad``).
     """
 
-    names: tuple  # the names of self.variables, in order
-    mask_fields: tuple  # the fields of the dropout-mask NamedTuple
+    names: tuple[str, ...]  # the names of self.variables, in order
+    mask_fields: tuple[str, ...]  # the fields of the dropout-mask NamedTuple
     masks_type: type
+    dropout_masks: tuple[np.ndarray, ...] | None  # a masks_type, or None without dropout
+    bp_lim: int | None
 
     def __call__(self, *variables, kernel, checked, masks, keep, **kernel_kwargs):
         self.variables = variables

@@ -1,10 +1,14 @@
 """``mygru.gru``: a gated recurrent unit as one mygrad operation."""
 
+from __future__ import annotations
+
 from typing import NamedTuple
 
 import numpy as np
+from mygrad import Tensor
 
 from .._kernels import GRU, GRUResetAfter
+from .._typing import ArrayLike, Seed
 from ._base import Checked, RecurrentOp, apply
 
 __all__ = ["DropoutMasks", "GRUOp", "gru"]
@@ -37,7 +41,8 @@ class GRUOp(RecurrentOp):
         The truncation this call's backward uses.
     """
 
-    names = ("X", "Uz", "Wz", "bz", "Ur", "Wr", "br", "Uh", "Wh", "bh", "s0")
+    dropout_masks: DropoutMasks | None
+    names: tuple[str, ...] = ("X", "Uz", "Wz", "bz", "Ur", "Wr", "br", "Uh", "Wh", "bh", "s0")
     mask_fields = DropoutMasks._fields
     masks_type = DropoutMasks
 
@@ -49,26 +54,26 @@ class GRUResetAfterOp(GRUOp):
 
 
 def gru(
-    X,
-    Uz,
-    Wz,
-    bz,
-    Ur,
-    Wr,
-    br,
-    Uh,
-    Wh,
-    bh,
-    s0=None,
-    bp_lim=None,
-    dropout=0.0,
-    constant=None,
+    X: ArrayLike,
+    Uz: ArrayLike,
+    Wz: ArrayLike,
+    bz: ArrayLike,
+    Ur: ArrayLike,
+    Wr: ArrayLike,
+    br: ArrayLike,
+    Uh: ArrayLike,
+    Wh: ArrayLike,
+    bh: ArrayLike,
+    s0: ArrayLike | None = None,
+    bp_lim: int | None = None,
+    dropout: float = 0.0,
+    constant: bool | None = None,
     *,
-    rng=None,
-    reset_after=False,
-    bhn=None,
-    lengths=None,
-):
+    rng: Seed = None,
+    reset_after: bool = False,
+    bhn: ArrayLike | None = None,
+    lengths: ArrayLike | None = None,
+) -> Tensor:
     r"""Runs a gated recurrent unit over a sequence, returning every hidden state.
 
     A drop-in replacement for ``mygrad.nnet.layers.gru``: the same arguments, the

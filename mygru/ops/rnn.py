@@ -1,10 +1,14 @@
 """``mygru.rnn``: the Elman recurrence as one mygrad operation."""
 
+from __future__ import annotations
+
 from typing import NamedTuple
 
 import numpy as np
+from mygrad import Tensor
 
 from .._kernels import Elman
+from .._typing import ArrayLike, Nonlinearity, Seed
 from ._base import Checked, RecurrentOp, apply
 
 __all__ = ["RNNDropoutMasks", "RNNOp", "rnn"]
@@ -29,25 +33,26 @@ class RNNOp(RecurrentOp):
         The truncation this call's backward uses.
     """
 
+    dropout_masks: RNNDropoutMasks | None
     names = ("X", "U", "W", "b", "s0")
     mask_fields = RNNDropoutMasks._fields
     masks_type = RNNDropoutMasks
 
 
 def rnn(
-    X,
-    U,
-    W,
-    b,
-    s0=None,
-    bp_lim=None,
-    dropout=0.0,
-    constant=None,
+    X: ArrayLike,
+    U: ArrayLike,
+    W: ArrayLike,
+    b: ArrayLike,
+    s0: ArrayLike | None = None,
+    bp_lim: int | None = None,
+    dropout: float = 0.0,
+    constant: bool | None = None,
     *,
-    nonlinearity="tanh",
-    rng=None,
-    lengths=None,
-):
+    nonlinearity: Nonlinearity = "tanh",
+    rng: Seed = None,
+    lengths: ArrayLike | None = None,
+) -> Tensor:
     r"""Runs an Elman recurrent layer over a sequence, returning every hidden state.
 
     .. math::

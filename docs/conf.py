@@ -1,5 +1,6 @@
 """Sphinx configuration: ``sphinx-build -W -b html docs docs/_build/html``."""
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -7,6 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # document the checkout being built, installed or not
 sys.path.insert(0, str(ROOT))
+
+import sphinxcontrib.katex  # noqa: E402
 
 import mygru  # noqa: E402
 
@@ -16,17 +19,37 @@ copyright = "The mygru developers"
 release = version = mygru.__version__
 
 extensions = [
-    "myst_parser",  # the pages are Markdown
+    "myst_nb",  # the pages are MyST Markdown; the tutorials are executed MyST notebooks
     "numpydoc",  # the docstrings are numpy style
     "sphinx.ext.autodoc",
-    "sphinx.ext.mathjax",
+    "sphinxcontrib.katex",  # math rendered when the docs build (below)
 ]
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build", "make_figures.py", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "make_figures.py", "Thumbs.db", ".DS_Store", "jupyter_execute"]
 
 # $...$ and $$...$$ math, and amsmath environments (aligned, ...) in Markdown
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
+
+# Notebooks (MyST text files with a kernelspec) run at every build, and a cell that
+# raises fails the build, so that no tutorial can rot. The kernel imports the mygru
+# of this checkout, installed or not.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_execution_timeout = 300
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+# Math is rendered once, at build time, by the KaTeX that sphinxcontrib-katex bundles
+# (run under node), to MathML, which browsers draw natively: the pages load no script,
+# no stylesheet and no font from a CDN. A formula KaTeX cannot parse fails the build
+# instead of showing in red. (With prerendering the extension reads no katex_options,
+# only its module defaults.)
+katex_prerender = True
+sphinxcontrib.katex.KATEX_DEFAULT_OPTIONS.update(output="mathml", throwOnError=True)
+# the extension links katex_css_path on every page; ours styles the MathML
+katex_css_path = "math.css"
 
 # numpydoc would otherwise list every method inherited from mygrad's Operation
 numpydoc_show_class_members = False
@@ -38,7 +61,9 @@ autodoc_member_order = "bysource"
 # CI) that name has no target, which only matters under -n (nitpicky)
 nitpick_ignore = [("py:class", "numpy.ndarray")]
 
-html_theme = "alabaster"
+# furo: code blocks and tables scroll instead of being cut, the body is wide enough
+# for the 88-column code, and every page links its previous and next page
+html_theme = "furo"
 html_static_path = ["_static"]
 html_title = f"mygru {release}"
 
@@ -71,5 +96,17 @@ def kernel_role(name, rawtext, text, lineno, inliner, options=None, content=None
     return [nodes.literal(rawtext, fragment)], messages
 
 
+def align_math_blocks(app, doctree):
+    """A ``.. math::`` block of several lines joined by ``\\`` is aligned at its ``&``,
+    as Sphinx's own MathJax renderer does it; KaTeX needs the environment spelled out."""
+    from docutils import nodes
+
+    for block in doctree.findall(nodes.math_block):
+        latex = block.astext().strip()
+        if not block.get("nowrap") and "\\\\" in latex and not latex.startswith("\\begin"):
+            block.children = [nodes.Text(f"\\begin{{aligned}}{latex}\\end{{aligned}}")]
+
+
 def setup(app):
     app.add_role("kernel", kernel_role)
+    app.connect("doctree-read", align_math_blocks)

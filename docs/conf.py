@@ -48,6 +48,12 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # only its module defaults.)
 katex_prerender = True
 sphinxcontrib.katex.KATEX_DEFAULT_OPTIONS.update(output="mathml", throwOnError=True)
+# The renderer runs as a node server. Its unix-socket start connects as soon as the
+# socket file exists, which can be before the server listens (ConnectionRefusedError,
+# seen on a loaded 2-core machine); its loopback-TCP start retries until the server
+# answers, so the build uses that one, with room for a slow start on a loaded machine.
+sphinxcontrib.katex.KaTeXServer.start_server_process = sphinxcontrib.katex.KaTeXServer.start_network_socket
+sphinxcontrib.katex.STARTUP_TIMEOUT = sphinxcontrib.katex.RENDER_TIMEOUT = 60.0
 # the extension links katex_css_path on every page; ours styles the MathML
 katex_css_path = "math.css"
 

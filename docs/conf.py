@@ -24,7 +24,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinxcontrib.katex",  # math rendered when the docs build (below)
 ]
-exclude_patterns = ["_build", "make_figures.py", "Thumbs.db", ".DS_Store", "jupyter_execute"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "jupyter_execute"]
 
 # $...$ and $$...$$ math, and amsmath environments (aligned, ...) in Markdown
 myst_enable_extensions = ["dollarmath", "amsmath"]

@@ -152,7 +152,7 @@ class Recurrence:
         ``transposed`` (default: ``self.transposed``), the ``.T`` view of a
         C-contiguous copy of its transpose. Same values either way; single-threaded
         OpenBLAS multiplies by the second 1.3 times faster in float64 at the course
-        size, and by the first faster at small sizes (measured, docs/backward.md)."""
+        size, and by the first faster at small sizes (measured, docs/kernels.md)."""
         transposed = self.transposed if transposed is None else transposed
         buf = self.empty((sum(block.size for block, _ in blocks),))
         out, start = [], 0

@@ -63,6 +63,8 @@ numpydoc_show_class_members = False
 # its shape, which a type hint cannot (and numpy's expanded ArrayLike union would fill lines)
 autodoc_typehints = "none"
 autodoc_member_order = "bysource"
+# signatures show defaults as written (dtype=np.float32, not <class 'numpy.float32'>)
+autodoc_preserve_defaults = True
 # the NamedTuple fields are annotated np.ndarray; without intersphinx (no network in
 # CI) that name has no target, which only matters under -n (nitpicky)
 nitpick_ignore = [("py:class", "numpy.ndarray")]

@@ -15,7 +15,7 @@ import tracemalloc
 
 import numpy as np
 
-SIZES = {  # (T, N, C, D), DESIGN §5
+SIZES = {  # (T, N, C, D), the sizes of docs/benchmarks.md
     "tiny": (20, 1, 8, 16),
     "small": (30, 8, 16, 32),
     "course": (50, 32, 64, 128),

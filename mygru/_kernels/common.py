@@ -5,9 +5,9 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 ``rnn.py``) subclasses :class:`Recurrence` and supplies only its cell:
 
 - ``forward_cell()``: the forward of one cell as ``(step, arrays)``. The loop calls
-  ``step(Sp, S, *views)`` for cell ``i`` with ``Sp = S[i]``, ``S = S[i + 1]`` (to
-  be written) and ``views`` the rows ``i`` of ``arrays`` (the input pre-activations
-  of step ``i``, which it overwrites with what its backward needs). ``step`` is a
+  ``step(Sp, S, *views)`` for cell t (t = 1..T, row ``i = t - 1`` of every per-step
+  array) with ``Sp = S[i]`` = S_{t-1}, ``S = S[i + 1]`` = S_t (to be written) and
+  ``views`` the rows ``i`` of ``arrays`` (the input pre-activations of cell t, which it overwrites with what its backward needs). ``step`` is a
   closure over this call's operands and work arrays, so a step is its numpy calls
   and little else: at the tiny size the calls and the Python around them are the cost;
 - ``prepare_backward()``: once, when the backward starts (work arrays, weights
@@ -38,8 +38,10 @@ split into blocks so that every block a step reads or writes as a whole is
 contiguous at that step (for the GRU: the candidate's, and the two gates'
 side by side).
 
-Notation (the docs use the same): ``T`` steps, batch ``N``, ``C`` input features,
-``D`` hidden units, ``k`` gate blocks (3 for the GRU, 1 for the Elman RNN).
+Notation (the docs' page on the kernels uses the same): ``T`` steps, batch ``N``,
+``C`` input features, ``D`` hidden units, ``ng`` gate blocks (3 for the GRU, 1 for the
+Elman RNN), ``J`` cells in a chunk; cell t = 1..T reads S_{t-1} and writes S_t, and row
+``i = t - 1`` of every per-step array is its.
 """
 
 import numpy as np
@@ -67,7 +69,7 @@ def sigmoid_halved(h, out):
 
 
 def flat(a):
-    """``a`` (L, N, ...) as (L·N, ...), the L cells' rows stacked: a view, never a copy
+    """``a`` (J, N, ...) as (J·N, ...), the J cells' rows stacked: a view, never a copy
     (a copy would lose what is written into it)."""
     f = a.reshape(-1, *a.shape[2:])
     assert f.size == 0 or np.may_share_memory(f, a)
@@ -89,16 +91,16 @@ class Recurrence:
     Parameters
     ----------
     X : ndarray, shape (T, N, C)
-    U : ndarray, shape (C, k*D)
+    U : ndarray, shape (C, ng*D)
         Input weights of all gates side by side, in the cell's order.
-    b : ndarray, shape (k*D,)
+    b : ndarray, shape (ng*D,)
         Biases of the input pre-activations, same order.
-    W : ndarray, shape (D, k*D)
+    W : ndarray, shape (D, ng*D)
         Recurrent weights side by side, in the order the cell multiplies them.
     s0 : ndarray, shape (N, D)
-    mask_U : None or ndarray, shape (N, k*D)
-        Variational dropout mask on X_t U (the same for every t).
-    mask_W : None or ndarray, shape (D, k*D)
+    mask_U : None or ndarray, shape (N, ng*D)
+        Dropout mask on the input projections X_t U (the same for every t).
+    mask_W : None or ndarray, shape (D, ng*D)
         DropConnect mask on W.
     lengths : None or ndarray of int, shape (N,)
         Sequence n stops after ``lengths[n]`` steps: its later states repeat its
@@ -112,7 +114,7 @@ class Recurrence:
     halved = ""  # the sigmoid gates, whose pre-activations are computed halved
     # (attribute, first gate, end gate): one array per block
     blocks_in: tuple[tuple[str, int, int], ...] = (("P", 0, 1),)
-    chunk_rows = 256  # the full BPTT loop takes the cells about this many rows (L·N) at a time
+    chunk_rows = 256  # the full BPTT loop takes the cells about this many rows (J·N) at a time
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         T, N, C = X.shape
@@ -248,14 +250,14 @@ class Recurrence:
             self.drop("_chunk")  # the chunk's work arrays go before the whole-sequence products
             return dS
         # truncated: pass p moves every term exactly one more cell back, whole
-        # sequence at once; after bp_lim passes each term has crossed bp_lim cells.
+        # sequence at once; after bp_lim passes each term has gone back bp_lim steps.
         self.coefficients(slice(0, T))
         G = self.G
         self._work = [self.empty(g.shape) for g in G]  # G keeps the coefficients
         self._moved = [self.empty((T, N, D)) for _ in range(2)]  # each pass reads one, writes the other
-        delta = dS[1:]  # delta[j]: terms at state j+1 that crossed p-1 cells
+        delta = dS[1:]  # delta[j]: terms at state j+1 that went back p-1 steps
         for p in range(1, bp_lim + 1):
-            n = T - p + 1  # cells 0 .. n-1 still carry such terms
+            n = T - p + 1  # cells 1 .. n (rows 0 .. n-1) still carry such terms
             delta = self._back_block(slice(0, n), delta[:n], self._moved[p % 2][:n], self._work)
             dS[:n] += delta
             delta = delta[1:]
@@ -297,13 +299,13 @@ class Recurrence:
         """Nothing to set up between the forward and the backward (see the cells)."""
 
     def chunks(self):
-        """The cells in the order the full BPTT loop visits them: slices of L cells
-        (L·N about ``chunk_rows``) from the end, the shorter remainder last."""
+        """The cells in the order the full BPTT loop visits them: slices of J cells
+        (J·N about ``chunk_rows``; ``L`` below) from the end, the shorter remainder last."""
         L = -(-self.chunk_rows // max(self.N, 1))
         return [slice(max(0, stop - L), stop) for stop in range(self.T, 0, -L)]
 
     def chunk_scratch(self, cells, *widths):
-        """Work arrays of shapes (L, N, w*D) for the L ``cells``, one per width,
+        """Work arrays of shapes (J, N, w*D) for the J ``cells``, one per width,
         allocated for the first (largest) chunk and reused for the rest (``_chunk``,
         released after the loop). Row j of each belongs to cell ``cells.start + j``."""
         L = cells.stop - cells.start

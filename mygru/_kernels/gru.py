@@ -12,7 +12,9 @@ Reset after the product (PyTorch, cuDNN, Keras' default; ``GRUResetAfter``)::
     H_t = tanh(X_t Uh + bh + R_t ⊙ (S_{t-1} Wh + bhn))               (3')
 
 Backward of one cell, given dS = dL/dS_t (the docs derive each line). With
-Gz, Gr, Gh the gradients of the pre-activations of (1), (2), (3)::
+Gz, Gr, Gh the gradients of the pre-activations of (1), (2), (3) (the docs' dA^z,
+dA^r, dA^h) and A, B, C the factors that do not depend on dS (the docs' K^h, K^z,
+K^r; C here is not the input width)::
 
     Gh = dS ⊙ A,   A = (1 − Z) ⊙ (1 − H²)                  from (4) then (3)
     Gz = dS ⊙ B,   B = (S_{t-1} − H) ⊙ Z ⊙ (1 − Z)          from (4) then (1)

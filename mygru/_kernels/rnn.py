@@ -2,7 +2,8 @@
 
     S_t = f(X_t U + S_{t-1} W + b),   f = tanh or relu                 (5)
 
-Backward of one cell, given dS = dL/dS_t, with G the gradient of the pre-activation::
+Backward of one cell, given dS = dL/dS_t, with G the gradient of the pre-activation
+(the docs' dA_t)::
 
     G = dS ⊙ f',  f' = 1 − S_t² (tanh) or [S_t > 0] (relu)   (f' for all t before the loop)
     dS_{t-1} = G Wᵀ

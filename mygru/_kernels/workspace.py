@@ -32,6 +32,9 @@ __all__ = ["Workspace", "workspace"]
 class Workspace:
     """Buffers free for reuse, by size, at most ``limit`` bytes in all.
 
+    Setting ``limit`` or ``min_bytes`` to anything but an int >= 0 raises a
+    TypeError or ValueError naming it.
+
     Attributes
     ----------
     limit : int >= 0
@@ -42,9 +45,6 @@ class Workspace:
         Bytes of free buffers kept now (arrays in use are not counted).
     min_bytes : int >= 0
         Arrays smaller than this are not kept.
-
-    Setting ``limit`` or ``min_bytes`` to anything but an int >= 0 raises a
-    TypeError or ValueError naming it.
     """
 
     def __init__(self, limit: int = 128 * 2**20, min_bytes: int = 64 * 2**10) -> None:

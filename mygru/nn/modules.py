@@ -524,6 +524,8 @@ class GRU(_GRUMath, _Recurrent):
     as one :func:`mygru.gru` operation (``reset_after=True``): a hand-written backward,
     variable lengths inside the kernel.
 
+    Calling ``m(x, h0=None, lengths=None)`` returns ``(output, h_n)``: see :meth:`__call__`.
+
     Parameters
     ----------
     input_size : int >= 1
@@ -564,8 +566,6 @@ class GRU(_GRUMath, _Recurrent):
         All of them, in torch's order (layer by layer, forward before reverse).
     training : bool
         Set by :meth:`train` / :meth:`eval`; both dropouts act only while True.
-
-    Calling ``m(x, h0=None, lengths=None)`` returns ``(output, h_n)``: see :meth:`__call__`.
 
     Examples
     --------
@@ -624,6 +624,8 @@ class RNN(_ElmanMath, _Recurrent):
     Every layer and direction runs ``h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``,
     f = tanh or relu, as one :func:`mygru.rnn` operation.
 
+    Calling ``m(x, h0=None, lengths=None)`` returns ``(output, h_n)``: see :meth:`__call__`.
+
     Parameters
     ----------
     input_size : int >= 1
@@ -651,8 +653,6 @@ class RNN(_ElmanMath, _Recurrent):
         All of them, in torch's order.
     training : bool
         Set by :meth:`train` / :meth:`eval`; both dropouts act only while True.
-
-    Calling ``m(x, h0=None, lengths=None)`` returns ``(output, h_n)``: see :meth:`__call__`.
 
     Examples
     --------
@@ -771,6 +771,8 @@ class GRUCell(_GRUMath, _Cell):
 
     ``cell(x, h)`` is torch's GRU step (gate order r, z, n) as a one-step :func:`mygru.gru`.
 
+    Calling ``cell(x, h=None)`` returns the next state: see :meth:`__call__`.
+
     Parameters
     ----------
     input_size : int >= 1
@@ -794,8 +796,6 @@ class GRUCell(_GRUMath, _Cell):
         Only with ``bias=True``.
     parameters : Tuple[mygrad.Tensor, ...]
         All of them, in torch's order.
-
-    Calling ``cell(x, h=None)`` returns the next state: see :meth:`__call__`.
 
     Examples
     --------

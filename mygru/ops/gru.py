@@ -110,9 +110,10 @@ def gru(
         past the start (t - bp_lim <= 0) flows on into ``s0``. None (full BPTT) and
         any bp_lim >= T are the same. See the docs' page on bp_lim.
     dropout : float in [0, 1)
-        Variational input dropout (one (N, D) mask per gate on X_t U, shared by all
-        steps) and DropConnect on Wz, Wr, Wh (one (D, D) mask each), all scaled by
-        1/(1 - dropout). The masks are ``s.creator.dropout_masks``.
+        mygrad's scheme: one (N, D) mask per gate on the input projection X_t U,
+        shared by all steps (the idea of [1], applied after the product rather than
+        to X_t), and DropConnect on Wz, Wr, Wh (one (D, D) mask each, as in [2]), all
+        scaled by 1/(1 - dropout). The masks are ``s.creator.dropout_masks``.
     constant : None or bool
         As in mygrad: None makes the result constant iff every tensor input is.
     rng : None, int or numpy.random.Generator, keyword-only

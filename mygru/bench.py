@@ -25,22 +25,26 @@ SIZES = {  # (T, N, C, D), the sizes of docs/benchmarks.md
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # __main__ sets them to 1
 
 
-def peers():
-    """The implementations to time: name -> module, or the reason it is missing."""
+def peers(one_thread=True, names=("mygrad", "torch")):
+    """The implementations among ``names`` to time: name -> module, or the reason it is
+    missing; torch set to one thread unless ``one_thread`` is False."""
     found = {}
-    try:
-        from mygrad.nnet.layers import gru as mygrad_gru
+    if "mygrad" in names:
+        try:
+            from mygrad.nnet.layers import gru as mygrad_gru
 
-        found["mygrad"] = mygrad_gru
-    except ImportError as e:  # numba or scipy absent
-        found["mygrad"] = f"missing ({e})"
-    try:
-        import torch
+            found["mygrad"] = mygrad_gru
+        except ImportError as e:  # numba or scipy absent
+            found["mygrad"] = f"missing ({e})"
+    if "torch" in names:
+        try:
+            import torch
 
-        torch.set_num_threads(1)
-        found["torch"] = torch
-    except ImportError as e:
-        found["torch"] = f"missing ({e})"
+            if one_thread:
+                torch.set_num_threads(1)
+            found["torch"] = torch
+        except ImportError as e:
+            found["torch"] = f"missing ({e})"
     return found
 
 
@@ -196,12 +200,228 @@ def cold_start(size="course"):
     return out
 
 
+def lengths_cases(size="course", dtype=np.float32, seed=0):
+    """The lengths row: mygru.nn.GRU (2 layers, bidirectional, as the module row) on a
+    batch whose lengths are drawn uniformly from T/4..T, against torch.nn.GRU on the
+    same batch packed (``pack_padded_sequence``, ``enforce_sorted=False``) and against
+    mygru.nn.GRU on the same batch without lengths (every sequence runs all T steps).
+
+    Returns ``(cases, lengths)``: name -> (forward, forward+backward), and the lengths."""
+    from .nn._bench import module_bench_case
+
+    T, N, C, D = SIZES[size]
+    lengths = np.random.default_rng(seed).integers(max(1, T // 4), T + 1, size=N)
+    packed = module_bench_case(T, N, C, D, dtype, lengths=lengths, seed=seed)
+    cases = {"mygru.nn.GRU": packed["mygru.nn.GRU"]}
+    if "torch.nn.GRU" in packed:
+        cases["torch.nn.GRU packed"] = packed["torch.nn.GRU"]
+    cases["mygru.nn.GRU without lengths"] = module_bench_case(T, N, C, D, dtype, seed=seed)["mygru.nn.GRU"]
+    return cases, lengths
+
+
+def lengths_row(size, dtype, repeat):
+    """Median forward+backward seconds of :func:`lengths_cases`, interleaved, and the
+    fraction of the T·N steps that the lengths cover."""
+    cases, lengths = lengths_cases(size, dtype)
+    med = median_times(cases, repeat)
+    T, N, _C, _D = SIZES[size]
+    return dict(seconds={name: fb for name, (_f, fb) in med.items()}, fraction=float(lengths.sum() / (T * N)))
+
+
+def _child_env(pin_threads=True):
+    """The environment of a child process: this mygru importable first, the BLAS
+    thread variables set to 1 (``pin_threads``) or removed (each library's default)."""
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS}
+    if pin_threads:
+        env.update({v: "1" for v in THREAD_VARS})
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+# The end-to-end scripts: import, build a 1-layer model, train (forward, a mean squared
+# error against a fixed target, backward, a plain SGD update), all in float32; the child
+# prints its own split of the time. mygru.gru and mygrad's gru take the same script.
+_TRAIN_MYGRAD = """{prefix}import time
+start = time.perf_counter()
+import json
+import numpy as np
+import mygrad as mg
+from {module} import gru
+imported = time.perf_counter()
+T, N, C, D = {shape}
+rng = np.random.default_rng(0)
+X = rng.normal(size=(T, N, C)).astype(np.float32)
+Y = rng.normal(size=(T, N, D)).astype(np.float32)
+params = [mg.tensor((rng.normal(size=s) / np.sqrt(s[0])).astype(np.float32)) for s in [(C, D), (D, D), (D,)] * 3]
+ends = []
+for _ in range({steps}):
+    loss = mg.mean((gru(X, *params)[1:] - Y) ** 2)
+    loss.backward()
+    for p in params:
+        p.data -= 0.1 * p.grad
+    ends.append(time.perf_counter())
+print(json.dumps(dict(imports=imported - start, first_step=ends[0] - imported, other_steps=ends[-1] - ends[0])))
+"""
+_TRAIN_TORCH = """import time
+start = time.perf_counter()
+import json
+import numpy as np
+import torch
+imported = time.perf_counter()
+torch.set_num_threads(1)
+T, N, C, D = {shape}
+rng = np.random.default_rng(0)
+X = torch.from_numpy(rng.normal(size=(T, N, C)).astype(np.float32))
+Y = torch.from_numpy(rng.normal(size=(T, N, D)).astype(np.float32))
+model = torch.nn.GRU(C, D)
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+ends = []
+for _ in range({steps}):
+    opt.zero_grad()
+    loss = ((model(X)[0] - Y) ** 2).mean()
+    loss.backward()
+    opt.step()
+    ends.append(time.perf_counter())
+print(json.dumps(dict(imports=imported - start, first_step=ends[0] - imported, other_steps=ends[-1] - ends[0])))
+"""
+END_TO_END = {  # name -> (script, module, prefix)
+    "mygru": (_TRAIN_MYGRAD, "mygru", ""),
+    "mygru without numba": (_TRAIN_MYGRAD, "mygru", HIDE_NUMBA),
+    "mygrad": (_TRAIN_MYGRAD, "mygrad.nnet.layers", ""),
+    "torch": (_TRAIN_TORCH, "", ""),
+}
+
+
+def end_to_end(size, steps=300, names=tuple(END_TO_END), repeat=3):
+    """A whole short training run, each in a fresh process, one BLAS / torch thread.
+
+    For each implementation in ``names``: the median wall time of ``repeat`` fresh
+    processes (mygrad's gru runs once: each of its runs is mostly the same 12-40 s
+    of numba compiling), and the child's own split of that run: ``imports``,
+    ``first_step`` (building the model and the first step, mygrad's compile
+    included) and ``other_steps``. A child that fails is reported as "failed"."""
+    shape = SIZES[size]
+    runs = {name: [] for name in names}
+    for r in range(repeat):
+        for name in names:
+            if name == "mygrad" and r:
+                continue
+            script, module, prefix = END_TO_END[name]
+            code = script.format(prefix=prefix, module=module, shape=shape, steps=steps)
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, env=_child_env()
+            )
+            wall = time.perf_counter() - start
+            if done.returncode == 0:
+                runs[name].append(dict(json.loads(done.stdout.splitlines()[-1]), wall=wall))
+    out = {}
+    for name, samples in runs.items():
+        if not samples:
+            out[name] = "failed"
+            continue
+        walls = [s["wall"] for s in samples]
+        middle = samples[int(np.argsort(walls)[len(walls) // 2])]  # the median run, whole
+        out[name] = dict(middle, runs=len(samples))
+    return out
+
+
+def default_threads(size="course", dtypes=("float32", "float64"), repeat=7, names=("mygrad", "torch")):
+    """The forward+backward medians of ``size`` in a child process left at each library's
+    default thread count (no thread variable set, torch's own default), for mygru and
+    the peers in ``names``. Returns dtype -> name -> seconds, plus "torch_threads"
+    (torch's default, when torch ran) and "cpus" (``os.cpu_count()``)."""
+    code = f"from mygru.bench import _default_threads_child; _default_threads_child({size!r}, {list(dtypes)!r}, {repeat}, {list(names)!r})"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=_child_env(pin_threads=False)
+    )
+    if done.returncode != 0:
+        return "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1]
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _default_threads_child(size, dtypes, repeat, names):
+    found = peers(one_thread=False, names=names)
+    impls = {"mygru": None, **{k: v for k, v in found.items() if not isinstance(v, str)}}
+    out = {"cpus": os.cpu_count()}
+    if "torch" in impls:
+        out["torch_threads"] = impls["torch"].get_num_threads()
+    for dtype in dtypes:
+        med = compare(impls, *make_case(size, dtype), repeat)
+        out[dtype] = {name: fb for name, (_f, fb) in med.items()}
+    print(json.dumps(out))
+
+
 def fmt_ms(s):
     return f"{s * 1e3:9.3f}" if isinstance(s, float) else f"{'—':>9}"
 
 
 def fmt_ratio(peer, mine):
     return f"{peer / mine:6.2f}x" if isinstance(peer, float) else f"{'—':>7}"
+
+
+def report_lengths(size, dtypes, repeat, results):
+    """Print and record the lengths row (:func:`lengths_row`) for each dtype."""
+    for dtype in dtypes:
+        row = lengths_row(size, dtype, repeat)
+        t = row["seconds"]
+        mine, peer, plain = (
+            t.get(k) for k in ("mygru.nn.GRU", "torch.nn.GRU packed", "mygru.nn.GRU without lengths")
+        )
+        print(
+            f"lengths in T/4..T (sum {row['fraction']:.2f}·T·N), module {size} {dtype}, 2 layers, bidirectional,"
+            f" fwd+bwd: mygru.nn.GRU {fmt_ms(mine).strip()} ms, torch.nn.GRU packed {fmt_ms(peer).strip()} ms,"
+            f" mygru.nn.GRU without lengths {fmt_ms(plain).strip()} ms;"
+            f" vs torch {fmt_ratio(peer, mine).strip()}, vs without lengths {fmt_ratio(plain, mine).strip()}"
+        )
+        results.setdefault("lengths", {})[dtype] = dict(row, size=size)
+
+
+def report_end_to_end(sizes, results, steps=300):
+    """Print and record the end-to-end rows (:func:`end_to_end`) for each size."""
+    for size in sizes:
+        runs = end_to_end(size, steps)
+        mine = runs["mygru"]["wall"] if isinstance(runs["mygru"], dict) else None
+        parts = []
+        for name, run in runs.items():
+            if not isinstance(run, dict):
+                parts.append(f"{name} {run}")
+                continue
+            ratio = "" if name.startswith("mygru") else f" ({fmt_ratio(run['wall'], mine).strip()})"
+            parts.append(
+                f"{name} {run['wall']:.2f} s{ratio} [imports {run['imports']:.2f}, first step"
+                f" {run['first_step']:.2f}, other steps {run['other_steps']:.2f}]"
+            )
+        print(f"end to end, {size} float32, fresh process, {steps} SGD steps, wall time: " + "; ".join(parts))
+        results.setdefault("end_to_end", {})[size] = dict(runs, steps=steps)
+
+
+def report_default_threads(size, dtypes, repeat, one_thread, results):
+    """Print and record :func:`default_threads` beside the one-thread medians ``one_thread``
+    (dtype -> name -> forward+backward seconds, from the main table)."""
+    found = default_threads(size, dtypes, repeat)
+    if isinstance(found, str):
+        print(f"default threads, {size}: {found}")
+        results["default_threads"] = found
+        return
+    print(
+        f"default threads ({found['cpus']} CPUs; torch {found.get('torch_threads', '—')} threads,"
+        " BLAS its own default), fwd+bwd, ms (1 thread in brackets):"
+    )
+    for dtype in dtypes:
+        t, one = found[dtype], one_thread.get(dtype, {})
+        mine = t["mygru"]
+        cells = [
+            f"{n} {fmt_ms(t.get(n)).strip()} ({fmt_ms(one.get(n)).strip()})"
+            for n in ("mygru", "mygrad", "torch")
+        ]
+        print(
+            f"  {size} {dtype}: "
+            + ", ".join(cells)
+            + f"; vs mygrad {fmt_ratio(t.get('mygrad'), mine).strip()}, vs torch {fmt_ratio(t.get('torch'), mine).strip()}"
+        )
+    results["default_threads"] = dict(found, size=size, one_thread=one_thread)
 
 
 def main(argv=None):
@@ -211,6 +431,12 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=7, help="interleaved samples per median (>= 1)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocess runs")
+    parser.add_argument(
+        "--no-end-to-end", action="store_true", help="skip the 300-step training runs in fresh processes"
+    )
+    parser.add_argument(
+        "--no-threads", action="store_true", help="skip the course size at the default thread count"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1, got {args.repeat}")
@@ -223,6 +449,7 @@ def main(argv=None):
     dtypes = ["float32", "float64"] if args.dtype == "both" else [args.dtype]
     results = {"rows": [], "threads": {v: os.environ.get(v) for v in THREAD_VARS}}
 
+    one_thread = {}  # the course size's forward+backward, for the default-threads row
     print(f"medians of {args.repeat} interleaved samples, milliseconds; ratio = peer / mygru")
     head = f"{'size':7} {'dtype':8} {'pass':8} {'mygru':>9} {'mygrad':>9} {'torch':>9} {'vs mygrad':>9} {'vs torch':>9}"
     print(head)
@@ -231,6 +458,8 @@ def main(argv=None):
         for dtype in dtypes:
             X, params, grad = make_case(size, dtype)
             med = compare(impls, X, params, grad, args.repeat)
+            if size == "course":
+                one_thread[dtype] = {name: fb for name, (_f, fb) in med.items()}
             for k, label in enumerate(("fwd", "fwd+bwd")):
                 t = {name: med[name][k] if name in med else None for name in ("mygru", "mygrad", "torch")}
                 print(
@@ -269,6 +498,9 @@ def main(argv=None):
             f" torch.nn.GRU {fmt_ms(peer).strip()} ms, vs torch {fmt_ratio(peer, mine).strip()}"
         )
         results["module"] = dict(mygru=mine, torch=peer)
+        report_lengths("course", dtypes, args.repeat, results)
+        if not args.no_threads:
+            report_default_threads("course", dtypes, args.repeat, one_thread, results)
 
     for size in args.sizes:
         if size in ("course", "large"):
@@ -288,6 +520,10 @@ def main(argv=None):
             + ", ".join(f"{k} {v:.2f} s" if isinstance(v, float) else f"{k} {v}" for k, v in cold.items())
         )
         results["cold_start"] = cold
+
+    e2e_sizes = [size for size in ("small", "course") if size in args.sizes]
+    if e2e_sizes and not args.no_end_to_end:
+        report_end_to_end(e2e_sizes, results)
 
     if args.json:
         with open(args.json, "w") as fh:

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from mygru import bench
@@ -80,3 +81,71 @@ def test_cold_start_child_can_hide_numba():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "numba hidden"
+
+
+def test_lengths_row_times_the_three_cases_on_lengths_from_a_quarter_to_all_of_T():
+    cases, lengths = bench.lengths_cases("small", np.float32)
+    T, N, _C, _D = bench.SIZES["small"]
+    assert list(cases) == ["mygru.nn.GRU", "torch.nn.GRU packed", "mygru.nn.GRU without lengths"]
+    assert lengths.shape == (N,) and lengths.min() >= T // 4 and lengths.max() <= T
+    row = bench.lengths_row("small", np.float32, repeat=1)
+    assert set(row["seconds"]) == set(cases) and all(s > 0 for s in row["seconds"].values())
+    assert row["fraction"] == lengths.sum() / (T * N)  # the same seeded lengths
+
+
+def test_end_to_end_reports_each_fresh_run_and_its_split():
+    runs = bench.end_to_end("tiny", steps=2, names=("mygru without numba", "torch"), repeat=1)
+    assert list(runs) == ["mygru without numba", "torch"]
+    for run in runs.values():
+        assert set(run) == {"imports", "first_step", "other_steps", "wall", "runs"}
+        assert run["runs"] == 1 and run["wall"] > run["imports"] + run["first_step"] + run["other_steps"] > 0
+
+
+def test_end_to_end_reports_a_failed_child(monkeypatch):
+    monkeypatch.setitem(bench.END_TO_END, "broken", ("raise SystemExit(1)", "", ""))
+    assert bench.end_to_end("tiny", steps=1, names=("broken",), repeat=2) == {"broken": "failed"}
+
+
+def test_default_threads_child_runs_unpinned():
+    env = bench._child_env(pin_threads=False)
+    assert not set(bench.THREAD_VARS) & set(env)
+    assert all(bench._child_env()[v] == "1" for v in bench.THREAD_VARS)
+    found = bench.default_threads("tiny", ["float32"], repeat=1, names=())
+    assert set(found) == {"cpus", "float32"} and set(found["float32"]) == {"mygru"}
+    assert found["float32"]["mygru"] > 0
+
+
+def test_new_rows_in_the_table_and_json(no_peers, monkeypatch, tmp_path, capsys):
+    """The lengths, default-threads and end-to-end rows reach the output and --json (the
+    fresh-process measurements replaced by fixed results), and their flags skip them."""
+    monkeypatch.setitem(bench.SIZES, "course", (6, 2, 3, 4))  # the rows' structure, fast
+    run = dict(imports=0.5, first_step=0.25, other_steps=1.0, wall=2.0, runs=3)
+    monkeypatch.setattr(
+        bench,
+        "end_to_end",
+        lambda size, steps=300: {"mygru": run, "mygrad": "failed", "torch": dict(run, wall=4.0)},
+    )
+    threads = {"cpus": 2, "torch_threads": 2, "float32": {"mygru": 0.002, "torch": 0.006}}
+    monkeypatch.setattr(bench, "default_threads", lambda size, dtypes, repeat: threads)
+    path = tmp_path / "bench.json"
+    common = ["--sizes", "course", "--dtype", "float32", "--repeat", "1", "--no-cold", "--json", str(path)]
+    assert bench.main(common) == 0
+    text = capsys.readouterr().out
+    assert "lengths in T/4..T" in text and "vs without lengths" in text
+    assert (
+        "end to end, course float32, fresh process, 300 SGD steps" in text and "torch 4.00 s (2.00x)" in text
+    )
+    assert "mygrad failed" in text
+    assert "default threads (2 CPUs; torch 2 threads" in text and "torch 6.000 (—)" in text
+    data = json.loads(path.read_text())
+    lengths = data["lengths"]["float32"]
+    assert set(lengths["seconds"]) == {"mygru.nn.GRU", "torch.nn.GRU packed", "mygru.nn.GRU without lengths"}
+    assert lengths["size"] == "course" and 0.25 <= lengths["fraction"] <= 1
+    assert data["end_to_end"] == {
+        "course": {"mygru": run, "mygrad": "failed", "torch": dict(run, wall=4.0), "steps": 300}
+    }
+    assert data["default_threads"]["float32"] == threads["float32"]
+    assert set(data["default_threads"]["one_thread"]["float32"]) == {"mygru"}
+    assert bench.main(common + ["--no-end-to-end", "--no-threads"]) == 0
+    data = json.loads(path.read_text())
+    assert "end_to_end" not in data and "default_threads" not in data and "lengths" in data

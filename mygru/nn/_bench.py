@@ -9,7 +9,7 @@ __all__ = ["module_bench_case"]
 
 
 def module_bench_case(
-    T=50, N=32, C=64, H=128, dtype=np.float32, num_layers=2, bidirectional=True, lengths=False, seed=0
+    T=50, N=32, C=64, H=128, dtype=np.float32, num_layers=2, bidirectional=True, lengths=None, seed=0
 ):
     """(forward, forward+backward) closures for mygru.nn.GRU and, when installed, torch.nn.GRU.
 
@@ -20,8 +20,8 @@ def module_bench_case(
     dtype : float32 or float64
     num_layers : int
     bidirectional : bool
-    lengths : bool
-        Run with random lengths in 1..T (torch through pack_padded_sequence, unsorted).
+    lengths : None or array_like of int, shape (N,)
+        Run with these lengths (torch through pack_padded_sequence, unsorted).
     seed : int
         For the weights, the input x (T, N, C) and the output gradient (T, N, dirs·H).
 
@@ -39,7 +39,7 @@ def module_bench_case(
     dirs = 2 if bidirectional else 1
     x = rng.normal(size=(T, N, C)).astype(dtype)
     grad = rng.normal(size=(T, N, dirs * H)).astype(dtype)
-    sizes = rng.integers(1, T + 1, size=N) if lengths else None
+    sizes = None if lengths is None else np.asarray(lengths)
 
     def fwd():
         with mg.no_autodiff:

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -47,6 +48,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 # instead of showing in red. (With prerendering the extension reads no katex_options,
 # only its module defaults.)
 katex_prerender = True
+if shutil.which("node") is None:
+    raise RuntimeError(
+        "the docs render their math at build time with KaTeX, which runs under Node.js: "
+        "install node (for example `apt-get install nodejs`)"
+    )
 sphinxcontrib.katex.KATEX_DEFAULT_OPTIONS.update(output="mathml", throwOnError=True)
 # The renderer runs as a node server. Its unix-socket start connects as soon as the
 # socket file exists, which can be before the server listens (ConnectionRefusedError,
@@ -73,6 +79,7 @@ nitpick_ignore = [("py:class", "numpy.ndarray")]
 # for the 88-column code, and every page links its previous and next page
 html_theme = "furo"
 html_static_path = ["_static"]
+html_css_files = ["layout.css"]
 html_title = f"mygru {release}"
 
 

@@ -33,15 +33,21 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
   must be taken from it before later blocks overwrite it (the GRU's dWh);
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
 
-``G`` is a tuple of arrays of shape (T, N, width*D): the pre-activation gradients
+The state is one array ``S`` (T+1, N, ``width``): for the GRU and the Elman cell
+``width`` = D; the LSTM keeps its pair side by side, row t = [S_t | c_t] (width P + D).
+The drivers never look inside a state row: they only need the cell's map from
+dL/dS_t to dL/dS_{t-1} to be linear, which holds for every cell here.
+
+``G`` is a tuple of arrays of shape (T, N, w*D), w gates each: the pre-activation gradients
 split into blocks so that every block a step reads or writes as a whole is
 contiguous at that step (for the GRU: the candidate's, and the two gates'
 side by side).
 
 Notation (the docs' page on the kernels uses the same): ``T`` steps, batch ``N``,
 ``C`` input features, ``D`` hidden units, ``ng`` gate blocks (3 for the GRU, 1 for the
-Elman RNN), ``J`` cells in a chunk; cell t = 1..T reads S_{t-1} and writes S_t, and row
-``i = t - 1`` of every per-step array is its.
+Elman RNN, 4 for the LSTM), ``P`` the width of the state the recurrent weights read
+(D, or the LSTM's projection size), ``J`` cells in a chunk; cell t = 1..T reads S_{t-1}
+and writes S_t, and row ``i = t - 1`` of every per-step array is its.
 """
 
 import numpy as np
@@ -95,12 +101,13 @@ class Recurrence:
         Input weights of all gates side by side, in the cell's order.
     b : ndarray, shape (ng*D,)
         Biases of the input pre-activations, same order.
-    W : ndarray, shape (D, ng*D)
+    W : ndarray, shape (P, ng*D)
         Recurrent weights side by side, in the order the cell multiplies them.
-    s0 : ndarray, shape (N, D)
+    s0 : ndarray, shape (N, width)
+        The initial state row (see ``state_width``).
     mask_U : None or ndarray, shape (N, ng*D)
         Dropout mask on the input projections X_t U (the same for every t).
-    mask_W : None or ndarray, shape (D, ng*D)
+    mask_W : None or ndarray, shape (P, ng*D)
         DropConnect mask on W.
     lengths : None or ndarray of int, shape (N,)
         Sequence n stops after ``lengths[n]`` steps: its later states repeat its
@@ -118,9 +125,10 @@ class Recurrence:
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         T, N, C = X.shape
-        D = W.shape[0]
+        D = U.shape[1] // len(self.gates_in)
         self._taken = []  # buffers from the workspace, given back by release()
-        self.T, self.N, self.C, self.D = T, N, C, D
+        self.T, self.N, self.C, self.D, self.P = T, N, C, D, W.shape[0]
+        self.width = self.state_width()
         self.X, self.U, self.mask_U, self.mask_W = X, U, mask_U, mask_W
         self.dtype = W.dtype
         # the weights the cells see (C-contiguous, so .T is the fast operand of the
@@ -140,7 +148,7 @@ class Recurrence:
             P += b[cols]
             setattr(self, name, P)
 
-        self.S = np.empty((T + 1, N, D), self.dtype)
+        self.S = np.empty((T + 1, N, self.width), self.dtype)
         self.S[0] = s0
         # alive[t, n] is True while sequence n is still running at cell t
         self.alive = None if lengths is None else (np.arange(T)[:, None] < lengths)[..., None]
@@ -168,12 +176,16 @@ class Recurrence:
             start += block.size
         return out
 
+    def state_width(self):
+        """Columns of a state row: D (the LSTM's [h | c] has P + D)."""
+        return self.D
+
     def _halves(self, gates):
         """Per column of a side-by-side array: 1/2 for the sigmoid gates, else 1."""
         return np.repeat([0.5 if g and g in self.halved else 1.0 for g in gates], self.D).astype(self.dtype)
 
     def forward(self):
-        """Run every cell; returns S, shape (T+1, N, D), with S[0] = s0."""
+        """Run every cell; returns S, shape (T+1, N, width), with S[0] = s0."""
         S, dead = self.S, self.dead
         step, arrays = self.forward_cell()
         cells = zip(S[:-1], S[1:], *arrays)
@@ -221,7 +233,7 @@ class Recurrence:
 
         Parameters
         ----------
-        grad : ndarray, shape (T+1, N, D)
+        grad : ndarray, shape (T+1, N, width)
             What arrives at each output state from outside (the loss terms).
         bp_lim : None or int >= 0
             None is full BPTT. Otherwise the loss term at output t flows back through
@@ -235,14 +247,14 @@ class Recurrence:
 
         Returns
         -------
-        dS : ndarray, shape (T+1, N, D)
+        dS : ndarray, shape (T+1, N, width)
         """
-        T, N, D = self.T, self.N, self.D
+        T, N, width = self.T, self.N, self.width
         self.prepare_backward()
         dS = np.array(grad, dtype=self.dtype, copy=True)
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
-            carry = self.empty((N, D))
+            carry = self.empty((N, width))
             for cells in self.chunks():
                 self.coefficients(cells)
                 self._back_cells(cells, dS, carry)
@@ -254,7 +266,7 @@ class Recurrence:
         self.coefficients(slice(0, T))
         G = self.G
         self._work = [self.empty(g.shape) for g in G]  # G keeps the coefficients
-        self._moved = [self.empty((T, N, D)) for _ in range(2)]  # each pass reads one, writes the other
+        self._moved = [self.empty((T, N, width)) for _ in range(2)]  # each pass reads one, writes the other
         delta = dS[1:]  # delta[j]: terms at state j+1 that went back p-1 steps
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 1 .. n (rows 0 .. n-1) still carry such terms
@@ -395,7 +407,7 @@ class Recurrence:
     def backward(self, grad, bp_lim=None, need=frozenset()):
         """All gradients in one go.
 
-        Returns ``(dS, grads)``: dS (T+1, N, D) is the total derivative of every state
+        Returns ``(dS, grads)``: dS (T+1, N, width) is the total derivative of every state
         (dS[0] is the gradient of s0); ``grads`` maps each name in ``need`` among
         "X", "U", "b", "W" (and the cell's own extras, e.g. "bhn") to its gradient,
         split per gate as in :meth:`build` ("Uz", "Wz", ...).

@@ -1,4 +1,4 @@
-"""What the ``gru`` and ``rnn`` operations share: argument checks, the dtype rule,
+"""What the ``gru``, ``rnn`` and ``lstm`` operations share: argument checks, the dtype rule,
 dropout masks and the mygrad ``Operation`` that drives a kernel.
 
 Data flows one way: the functional wrapper checks every argument here, before
@@ -18,9 +18,14 @@ __all__ = ["Checked", "RecurrentOp", "apply", "check_lengths", "check_probabilit
 
 
 class Checked:
-    """The validated arguments of one call: arrays, sizes, dtype and options."""
+    """The validated arguments of one call: arrays, sizes, dtype and options.
 
-    def __init__(self, X, params, s0, *, bp_lim, dropout, constant, rng, lengths):
+    ``params`` are the per-gate weights ("U…" (C, D), "W…" (P, D), "b…" (D,)) and
+    the cell's extras, checked in order; the first fixes D. ``P`` is D unless the
+    LSTM's projection ``Wp`` (D, P) is given; the states are ``s0`` (N, P) and, for
+    the LSTM, ``c0`` (N, D)."""
+
+    def __init__(self, X, params, s0, *, bp_lim, dropout, constant, rng, lengths, c0=None, Wp=None):
         self.inputs = {}  # name -> the Tensor as given, or its value as an array
         self.arrays = {}  # name -> the data as an array
         self.add("X", X)
@@ -35,10 +40,23 @@ class Checked:
         self.D = u.shape[1]
         sizes = {"C": self.C, "D": self.D, "N": self.N}
         why = {"C": "C from X", "D": f"D from {first}", "N": "N from X"}
+        p = "D"  # the letter of the recurrent input width
+        if Wp is not None:
+            wp = real_array("Wp", Wp)
+            if wp.ndim != 2 or wp.shape[0] != self.D or wp.shape[1] < 1:
+                raise ValueError(
+                    f"Wp must have shape (D, P) with D = {self.D} (D from {first}) and P >= 1, got shape {wp.shape}"
+                )
+            sizes["P"], why["P"], p = wp.shape[1], "P from Wp", "P"
+            self.add("Wp", Wp)
+        self.P = sizes[p]
+        expected = {"U": ("C", "D"), "W": (p, "D"), "b": ("D",)}
         for name, value in params.items():
-            self.add(name, value, _EXPECTED[name[0]], sizes, why)
+            self.add(name, value, expected[name[0]], sizes, why)
         if s0 is not None:
-            self.add("s0", s0, ("N", "D"), sizes, why)
+            self.add("s0", s0, ("N", p), sizes, why)
+        if c0 is not None:
+            self.add("c0", c0, ("N", "D"), sizes, why)
         self.bp_lim = _check_bp_lim(bp_lim)
         self.dropout = check_probability("dropout", dropout)
         if constant is not None and not isinstance(constant, bool):
@@ -59,8 +77,12 @@ class Checked:
         self.arrays[name] = a
         self.inputs[name] = value if isinstance(value, Tensor) else a
 
+    def state_shape(self, name):
+        """The shape of the initial state ``name``: s0 (N, P), c0 (N, D)."""
+        return (self.N, self.P if name == "s0" else self.D)
+
     def masks(self, fields):
-        """Draw one dropout mask per field ("U…" of shape (N, D), "W…" of shape (D, D)),
+        """Draw one dropout mask per field ("U…" of shape (N, D), "W…" of shape (P, D)),
         values 0 or 1/(1-p) in the compute dtype; None without dropout."""
         if not self.dropout:
             return None
@@ -73,13 +95,9 @@ class Checked:
         scale = np.asarray(1.0 / keep, dtype=self.dtype)
         out = []
         for name in fields:
-            shape = (self.N, self.D) if name[0] == "U" else (self.D, self.D)
+            shape = (self.N, self.D) if name[0] == "U" else (self.P, self.D)
             out.append((uniform(shape) < keep).astype(self.dtype) * scale)
         return out
-
-
-# the shape of each kind of argument, by its first letter
-_EXPECTED = {"U": ("C", "D"), "W": ("D", "D"), "b": ("D",)}
 
 
 def real_array(name, value):
@@ -148,10 +166,14 @@ def check_lengths(lengths, T, N, source="X"):
 class RecurrentOp(Operation):
     """A mygrad Operation whose forward and backward are one recurrence kernel.
 
-    Subclasses set ``kernel_names``: the order of ``variables`` by name. The whole
+    Subclasses set ``names``: the order of ``variables`` by name. The whole
     backward runs once, in :meth:`backward`; :meth:`backward_var` only hands out
     the gradients it computed. After backward the output tensor's ``grad`` is the
     total derivative dL/dS_t of every state (see the docs on ``s.grad``).
+
+    The kernel's state may hold more than the output (the LSTM's [h | c]): the
+    methods ``_initial_state``, ``_outputs``, ``_state_grad`` and ``_hand_out`` map
+    between the two; by default they are the same array.
     """
 
     names: tuple[str, ...]  # the names of self.variables, in order
@@ -164,7 +186,7 @@ class RecurrentOp(Operation):
         self.variables = variables
         dtype = checked.dtype
         arrays = {name: v.data.astype(dtype, copy=False) for name, v in zip(self.names, variables)}
-        X, s0 = arrays.pop("X"), arrays.pop("s0")
+        X, s0 = arrays.pop("X"), self._initial_state(arrays)
         self.dropout_masks = None if masks is None else self.masks_type(*masks)
         kernel = kernel.build(
             X,
@@ -181,17 +203,34 @@ class RecurrentOp(Operation):
         if self._kernel is None:
             kernel.release()  # its work arrays go back to the workspace
         self._output = None
+        return self._outputs(S)
+
+    def _initial_state(self, arrays):
+        """The kernel's S_0, from the initial states in ``arrays`` (taken out of it)."""
+        return arrays.pop("s0")
+
+    def _outputs(self, S):
+        """The output tensor's array, from the kernel's states S (T+1, N, width)."""
         return S
 
-    def backward(self, grad, **kwargs):
-        need = {_KIND.get(name, name) for name, v in zip(self.names, self.variables) if not v.constant}
-        dS, grads = self._kernel.backward(grad, self.bp_lim, need)
-        self._kernel.release()  # the cached activations go back to the workspace
-        self._kernel = None
+    def _state_grad(self, grad):
+        """dL/dS_t from outside, for the kernel, from the output tensor's gradient."""
+        return grad
+
+    def _hand_out(self, dS, grads):
+        """Put the initial states' gradients into ``grads`` and the documented
+        ``s.grad`` (the total derivative of every state) on the output."""
         grads["s0"] = dS[0]
         out = None if self._output is None else self._output()
         if out is not None:
-            out._grad = dS  # the documented s.grad: total derivative of every state
+            out._grad = dS
+
+    def backward(self, grad, **kwargs):
+        need = {_KIND.get(name, name) for name, v in zip(self.names, self.variables) if not v.constant}
+        dS, grads = self._kernel.backward(self._state_grad(grad), self.bp_lim, need)
+        self._kernel.release()  # the cached activations go back to the workspace
+        self._kernel = None
+        self._hand_out(dS, grads)
         self._grads = grads
         super().backward(grad, **kwargs)
         self._grads = None
@@ -201,13 +240,15 @@ class RecurrentOp(Operation):
 
 
 # which kernel gradient each argument needs ("Uz" -> the input weights "U", ...)
-_KIND = {n: n[0] for n in ("U", "Uz", "Ur", "Uh", "W", "Wz", "Wr", "Wh", "b", "bz", "br", "bh")}
+_KIND = {k + g: k for k in "UWb" for g in ("", "z", "r", "h", "i", "f", "g", "o")}
 
 
 def apply(op, checked, constant, *, kernel, **kernel_kwargs):
     """Run ``op`` on the checked arguments through mygrad, wiring up ``s.grad``."""
     inputs = dict(checked.inputs)
-    inputs.setdefault("s0", np.zeros((checked.N, checked.D), checked.dtype))
+    for name in ("s0", "c0"):
+        if name in op.names:
+            inputs.setdefault(name, np.zeros(checked.state_shape(name), checked.dtype))
     variables = [inputs[name] for name in op.names]
     masks = checked.masks(op.mask_fields)
     # keep the activations only if a backward pass can reach this op

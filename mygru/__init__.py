@@ -3,6 +3,8 @@
 - :func:`gru` / :class:`GRUOp`: a gated recurrent unit as one mygrad operation,
   with a hand-written backward, truncated BPTT (``bp_lim``) and dropout.
 - :func:`rnn` / :class:`RNNOp`: the Elman recurrence (tanh or relu), the same way.
+- :func:`lstm` / :class:`LSTMOp`: the long short-term memory (torch's cell, with its
+  optional projection), the same way, returning the hidden and the cell states.
 - :mod:`mygru.nn`: torch-compatible GRU, RNN, GRUCell and RNNCell modules.
 - :func:`gradcheck`: finite differences against mygrad's backward, for any function.
 - :data:`workspace`: the work memory the kernels keep between calls (``.clear()``,
@@ -12,16 +14,19 @@
 from . import nn
 from ._kernels.workspace import Workspace, workspace
 from .gradcheck import gradcheck
-from .ops import DropoutMasks, GRUOp, RNNDropoutMasks, RNNOp, gru, rnn
+from .ops import DropoutMasks, GRUOp, LSTMDropoutMasks, LSTMOp, RNNDropoutMasks, RNNOp, gru, lstm, rnn
 
 __all__ = [
     "DropoutMasks",
     "GRUOp",
+    "LSTMDropoutMasks",
+    "LSTMOp",
     "RNNDropoutMasks",
     "RNNOp",
     "Workspace",
     "gradcheck",
     "gru",
+    "lstm",
     "nn",
     "rnn",
     "workspace",

@@ -9,25 +9,29 @@ import numpy as np
 
 GRU_NAMES = ("Uz", "Wz", "bz", "Ur", "Wr", "br", "Uh", "Wh", "bh")
 RNN_NAMES = ("U", "W", "b")
+LSTM_NAMES = ("Ui", "Wi", "bi", "Uf", "Wf", "bf", "Ug", "Wg", "bg", "Uo", "Wo", "bo")
+
+
+def _xu(x, p, m, g):
+    """X_t U_g, times the gate's input dropout mask if it has one."""
+    out = mg.matmul(x, p["U" + g])
+    return out * m["U" + g] if "U" + g in m else out
+
+
+def _w(p, m, g):
+    """W_g, times its DropConnect mask if it has one."""
+    return p["W" + g] * m["W" + g] if "W" + g in m else p["W" + g]
 
 
 def gru_cell(x, s, p, m=None, reset_after=False):
     """One GRU step from mygrad primitives; ``m`` holds dropout masks by name."""
     m = m or {}
-
-    def xu(g):
-        out = mg.matmul(x, p["U" + g])
-        return out * m["U" + g] if "U" + g in m else out
-
-    def w(g):
-        return p["W" + g] * m["W" + g] if "W" + g in m else p["W" + g]
-
-    z = mg.nnet.sigmoid(xu("z") + mg.matmul(s, w("z")) + p["bz"])
-    r = mg.nnet.sigmoid(xu("r") + mg.matmul(s, w("r")) + p["br"])
+    z = mg.nnet.sigmoid(_xu(x, p, m, "z") + mg.matmul(s, _w(p, m, "z")) + p["bz"])
+    r = mg.nnet.sigmoid(_xu(x, p, m, "r") + mg.matmul(s, _w(p, m, "r")) + p["br"])
     if reset_after:
-        h = mg.tanh(xu("h") + p["bh"] + r * (mg.matmul(s, w("h")) + p["bhn"]))
+        h = mg.tanh(_xu(x, p, m, "h") + p["bh"] + r * (mg.matmul(s, _w(p, m, "h")) + p["bhn"]))
     else:
-        h = mg.tanh(xu("h") + mg.matmul(r * s, w("h")) + p["bh"])
+        h = mg.tanh(_xu(x, p, m, "h") + mg.matmul(r * s, _w(p, m, "h")) + p["bh"])
     return (1 - z) * h + z * s
 
 
@@ -40,6 +44,25 @@ def rnn_cell(x, s, p, m=None, nonlinearity="tanh"):
     W = p["W"] * m["W"] if "W" in m else p["W"]
     pre = xu + mg.matmul(s, W) + p["b"]
     return mg.tanh(pre) if nonlinearity == "tanh" else mg.nnet.relu(pre)
+
+
+def lstm_cell(x, s, p, m=None):
+    """One LSTM step from mygrad primitives. Its state is the pair side by side,
+    s = [h | c] (N, P + D), so that ``unroll`` and ``reference`` treat it as one
+    state (a window's entering state is then the pair, as the op defines it)."""
+    m = m or {}
+    P = p["Wi"].shape[0]
+    h, c = s[:, :P], s[:, P:]
+
+    def pre(g):
+        return _xu(x, p, m, g) + mg.matmul(h, _w(p, m, g)) + p["b" + g]
+
+    i, f, o = (mg.nnet.sigmoid(pre(g)) for g in "ifo")
+    c_new = f * c + i * mg.tanh(pre("g"))
+    h_new = o * mg.tanh(c_new)
+    if "Wp" in p:
+        h_new = mg.matmul(h_new, p["Wp"])
+    return mg.concatenate([h_new, c_new], axis=1)
 
 
 def unroll(cell, X, s_start, i0, i1, lengths=None):

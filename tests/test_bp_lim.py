@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from reference import GRU_NAMES, RNN_NAMES, gru_cell, reference, rnn_cell
-from strategies import check_against_reference, data, problems
+from reference import GRU_NAMES, LSTM_NAMES, RNN_NAMES, gru_cell, lstm_cell, reference, rnn_cell
+from strategies import call_lstm, check_against_reference, data, initial_state, lstm_backward, problems
 
 import mygru
 
@@ -16,10 +16,13 @@ OPS = {
     "gru_reset_after": (GRU_NAMES + ("bhn",), lambda x, s, p, m: gru_cell(x, s, p, m, reset_after=True)),
     "rnn_tanh": (RNN_NAMES, lambda x, s, p, m: rnn_cell(x, s, p, m, "tanh")),
     "rnn_relu": (RNN_NAMES, lambda x, s, p, m: rnn_cell(x, s, p, m, "relu")),
+    "lstm": (LSTM_NAMES, lstm_cell),  # the problems draw the projection in half the cases
 }
 
 
 def call(kind, prob, **kwargs):
+    if kind == "lstm":
+        return call_lstm(prob, **kwargs)
     params = dict(prob["params"])
     if kind.startswith("gru"):
         if kind == "gru_reset_after":
@@ -31,20 +34,45 @@ def call(kind, prob, **kwargs):
 def run_and_reference(kind, prob, bp_lim, dropout=0.0, lengths=None):
     _names, cell = OPS[kind]
     s = call(kind, prob, bp_lim=bp_lim, dropout=dropout, rng=0, lengths=lengths)
-    masks = s.creator.dropout_masks
+    masks = (s[0] if kind == "lstm" else s).creator.dropout_masks
     m = {} if masks is None else {k: np.asarray(v, np.float64) for k, v in masks._asdict().items()}
-    s0 = np.zeros((prob["N"], prob["D"])) if prob["s0"] is None else data(prob["s0"])
     ref = reference(
         lambda x, st_, p: cell(x, st_, p, m),
         data(prob["X"]),
         {k: data(v) for k, v in prob["params"].items()},
-        s0,
+        initial_state(prob),
         prob["grad"],
         bp_lim=bp_lim,
         lengths=lengths,
     )
-    s.backward(prob["grad"])
+    if kind == "lstm":  # the loss on both states: s (and c) are the pair (s, c) here
+        lstm_backward(*s, prob["grad"].copy())
+    else:
+        s.backward(prob["grad"])
     return s, ref
+
+
+def fixed_problem(kind, rng, T, N, C, D, scale=0.6, P=None):
+    """A float64 problem of these sizes with every input a non-constant Tensor (for the
+    LSTM also c0, and the projection Wp (D, P) when P is given)."""
+    lstm, P = kind == "lstm", D if P is None else P
+    shapes = {"U": (C, D), "W": (P, D), "b": (D,)}
+    params = {n: mg.tensor(rng.normal(size=shapes[n[0]]) * scale) for n in OPS[kind][0]}
+    if P != D:
+        params["Wp"] = mg.tensor(rng.normal(size=(D, P)) * scale)
+    return dict(
+        X=mg.tensor(rng.normal(size=(T, N, C))),
+        params=params,
+        s0=mg.tensor(rng.normal(size=(N, P))),
+        c0=mg.tensor(rng.normal(size=(N, D))) if lstm else None,
+        grad=rng.normal(size=(T + 1, N, P + D if lstm else D)),
+        compute_dtype=np.dtype(np.float64),
+        T=T,
+        N=N,
+        D=D,
+        P=P,
+        lstm=lstm,
+    )
 
 
 def bp_lims(T):
@@ -56,30 +84,19 @@ def bp_lims(T):
 @pytest.mark.parametrize("dropout", [0.0, 0.4])
 @given(data_=st.data())
 def test_truncated_gradients_match_windowed_reference(kind, dropout, data_):
-    prob = data_.draw(problems(OPS[kind][0], max_T=7, max_size=4))
+    prob = data_.draw(problems(OPS[kind][0], max_T=7, max_size=4, lstm=kind == "lstm"))
     for k in bp_lims(prob["T"]):  # (mygrad clears the inputs' grads at each new call)
         s, ref = run_and_reference(kind, prob, k, dropout)
         check_against_reference(s, prob, ref)
 
 
-@pytest.mark.parametrize("kind", list(OPS))
-def test_truncation_with_lengths(kind):
+@pytest.mark.parametrize("kind, P", [*((kind, None) for kind in OPS), ("lstm", 2)])
+@pytest.mark.parametrize("dropout", [0.0, 0.4])
+def test_truncation_with_lengths(kind, P, dropout):
     rng = np.random.default_rng(5)
-    names = OPS[kind][0]
-    T, N, C, D = 6, 3, 2, 3
-    shapes = {"U": (C, D), "W": (D, D), "b": (D,)}
-    for k in (0, 2, None):
-        prob = dict(
-            X=mg.tensor(rng.normal(size=(T, N, C))),
-            params={n: mg.tensor(rng.normal(size=shapes[n[0]]) * 0.6) for n in names},
-            s0=mg.tensor(rng.normal(size=(N, D))),
-            grad=rng.normal(size=(T + 1, N, D)),
-            compute_dtype=np.float64,
-            T=T,
-            N=N,
-            D=D,
-        )
-        s, ref = run_and_reference(kind, prob, k, lengths=[6, 2, 4])
+    for k in (0, 1, 2, 5, 6, None):
+        prob = fixed_problem(kind, rng, T=6, N=3, C=2, D=3, P=P)
+        s, ref = run_and_reference(kind, prob, k, dropout, lengths=[6, 2, 4])
         check_against_reference(s, prob, ref)
 
 
@@ -149,20 +166,9 @@ def test_wide_float64_states_with_the_transposed_forward_layout(kind):
     views of contiguous weight copies (``Recurrence.operands``): same results, with
     full and truncated BPTT and with dropout."""
     rng = np.random.default_rng(11)
-    names = OPS[kind][0]
-    T, N, C, D = 3, 4, 2, 128
-    shapes = {"U": (C, D), "W": (D, D), "b": (D,)}
-    prob = dict(
-        X=mg.tensor(rng.normal(size=(T, N, C))),
-        params={n: mg.tensor(rng.normal(size=shapes[n[0]]) / np.sqrt(D)) for n in names},
-        s0=mg.tensor(rng.normal(size=(N, D))),
-        grad=rng.normal(size=(T + 1, N, D)),
-        compute_dtype=np.dtype(np.float64),
-        T=T,
-        N=N,
-        D=D,
-    )
-    kernel = call(kind, prob).creator._kernel
+    prob = fixed_problem(kind, rng, T=3, N=4, C=2, D=128, scale=1 / np.sqrt(128))
+    out = call(kind, prob)
+    kernel = (out[0] if kind == "lstm" else out).creator._kernel
     forward_weights = [kernel.Wh, kernel.Wzr_half] if kind == "gru" else [kernel.Wf]
     assert kernel.transposed
     assert all(w.T.flags.c_contiguous and not w.flags.c_contiguous for w in forward_weights)

@@ -39,6 +39,26 @@ def call_rnn(**override):
     return mygru.rnn(*pos, **a)
 
 
+LSTM_ORDER = ("X", "Ui", "Wi", "bi", "Uf", "Wf", "bf", "Ug", "Wg", "bg", "Uo", "Wo", "bo")
+
+
+def call_lstm(P=None, **override):
+    """mygru.lstm with good arguments of T, N, C, D (and the projection to P), but
+    for ``override``."""
+    rng = np.random.default_rng(0)
+    Q = D if P is None else P
+    a = dict(X=rng.normal(size=(T, N, C)))
+    for g in "ifgo":
+        a["U" + g] = rng.normal(size=(C, D))
+        a["W" + g] = rng.normal(size=(Q, D))
+        a["b" + g] = rng.normal(size=(D,))
+    if P is not None:
+        a["Wp"] = rng.normal(size=(D, P))
+    a.update(override)
+    pos = [a.pop(k) for k in LSTM_ORDER]
+    return mygru.lstm(*pos, **a)
+
+
 SHAPE_CASES = [
     ("X", np.zeros((T, N)), "X must have shape (T, N, C)"),
     ("X", np.zeros((T, N, C, 1)), "got shape (3, 2, 4, 1)"),
@@ -131,7 +151,7 @@ def test_bad_constant_and_reset_after():
     ],
 )
 def test_bad_lengths(value, exc, message):
-    for call in (call_gru, call_rnn):
+    for call in (call_gru, call_rnn, call_lstm):
         with pytest.raises(exc) as err:
             call(lengths=value)
         assert message in str(err.value)
@@ -163,3 +183,80 @@ def test_checks_come_before_any_work():
     with pytest.raises(ValueError):
         call_gru(Uz=Uz, bp_lim=-1)
     assert not Uz._ops
+
+
+LSTM_SHAPE_CASES = [
+    (None, "Ui", np.zeros((C + 1, D)), "Ui must have shape (C, D) with C = 4 from X"),
+    (None, "Uo", np.zeros((C, D + 1)), "Uo must have shape (C, D) = (4, 5)"),
+    (None, "Wf", np.zeros((D, D + 1)), "Wf must have shape (D, D) = (5, 5) with D = 5 (D from Ui)"),
+    (None, "bg", np.zeros(D + 1), "bg must have shape (D,) = (5,)"),
+    (None, "s0", np.zeros((N, D + 1)), "s0 must have shape (N, D) = (2, 5) with N = 2 (N from X)"),
+    (None, "c0", np.zeros((N + 1, D)), "c0 must have shape (N, D) = (2, 5) with N = 2 (N from X)"),
+    (
+        3,
+        "Wi",
+        np.zeros((D, D)),
+        "Wi must have shape (P, D) = (3, 5) with P = 3 (P from Wp), D = 5 (D from Ui)",
+    ),
+    (
+        3,
+        "s0",
+        np.zeros((N, D)),
+        "s0 must have shape (N, P) = (2, 3) with N = 2 (N from X), P = 3 (P from Wp)",
+    ),
+    (3, "c0", np.zeros((N, 3)), "c0 must have shape (N, D) = (2, 5)"),
+    (
+        3,
+        "Wp",
+        np.zeros((D + 1, 3)),
+        "Wp must have shape (D, P) with D = 5 (D from Ui) and P >= 1, got shape (6, 3)",
+    ),
+    (3, "Wp", np.zeros(D), "Wp must have shape (D, P) with D = 5 (D from Ui) and P >= 1, got shape (5,)"),
+    (
+        3,
+        "Wp",
+        np.zeros((D, 0)),
+        "Wp must have shape (D, P) with D = 5 (D from Ui) and P >= 1, got shape (5, 0)",
+    ),
+]
+
+
+@pytest.mark.parametrize("P, name, value, message", LSTM_SHAPE_CASES)
+def test_lstm_wrong_shapes_raise_value_error_naming_the_argument(P, name, value, message):
+    with pytest.raises(ValueError) as err:
+        call_lstm(P, **{name: value})
+    assert message in str(err.value)
+    assert str(err.value).startswith(name)
+
+
+@pytest.mark.parametrize("name", ["X", "Ug", "Wo", "bi", "s0", "c0", "Wp"])
+def test_lstm_non_real_dtypes_raise_type_error_naming_the_argument(name):
+    with pytest.raises(TypeError, match=rf"^{name} must hold real numbers.*got dtype complex128"):
+        call_lstm(2 if name == "Wp" else None, **{name: np.zeros((1, 1), complex)})
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, message",
+    [
+        (dict(bp_lim=-1), ValueError, "bp_lim must be None or an int >= 0, got -1"),
+        (dict(bp_lim=1.0), TypeError, "bp_lim must be None or an int >= 0, got 1.0 of type float"),
+        (dict(dropout=1.0), ValueError, "dropout must be in [0, 1), got 1.0"),
+        (
+            dict(rng="seed", dropout=0.5),
+            TypeError,
+            "rng must be None, an int seed or a numpy.random.Generator",
+        ),
+        (dict(constant=1), TypeError, "constant must be None, True or False"),
+    ],
+)
+def test_lstm_bad_options(kwargs, exc, message):
+    with pytest.raises(exc) as err:
+        call_lstm(**kwargs)
+    assert message in str(err.value)
+
+
+def test_lstm_checks_come_before_any_work():
+    Ui = mg.tensor(np.zeros((C, D)))
+    with pytest.raises(ValueError):
+        call_lstm(Ui=Ui, c0=np.zeros((N, D + 1)))
+    assert not Ui._ops

@@ -4,7 +4,7 @@ gradients flow through the masked values (the reference uses the op's masks)."""
 import mygrad as mg
 import numpy as np
 import pytest
-from reference import GRU_NAMES, gru_cell, reference
+from reference import GRU_NAMES, LSTM_NAMES, gru_cell, lstm_cell, reference
 
 import mygru
 
@@ -127,3 +127,64 @@ def test_gradients_flow_through_masked_values():
     # a dropped hidden weight gets no gradient
     Wz_mask = masks["Wz"]
     assert np.all(tensors[1].grad[Wz_mask == 0] == 0)
+
+
+def lstm_inputs(T=4, N=3, C=2, D=5, P=None, dtype=np.float64, seed=0):
+    """X, the twelve LSTM parameters in the call's order, and Wp (D, P) or None."""
+    rng = np.random.default_rng(seed)
+    Q = D if P is None else P
+    X = rng.normal(size=(T, N, C)).astype(dtype)
+    params = [(rng.normal(size=sh) * 0.6).astype(dtype) for sh in [(C, D), (Q, D), (D,)] * 4]
+    Wp = None if P is None else (rng.normal(size=(D, P)) * 0.6).astype(dtype)
+    return X, params, Wp
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("P", [None, 7])
+def test_lstm_mask_shapes_values_and_dtype(dtype, P):
+    X, params, Wp = lstm_inputs(N=30, D=20, P=P, dtype=dtype)
+    s, _c = mygru.lstm(X, *params, Wp=Wp, dropout=0.3, rng=1)
+    masks = s.creator.dropout_masks
+    assert isinstance(masks, mygru.LSTMDropoutMasks)
+    assert masks._fields == ("Ui", "Uf", "Ug", "Uo", "Wi", "Wf", "Wg", "Wo")
+    scale = np.asarray(1 / 0.7, dtype=dtype)
+    for name, m in masks._asdict().items():
+        assert m.shape == ((30, 20) if name[0] == "U" else (P or 20, 20)), name
+        assert m.dtype == dtype
+        assert np.all((m == 0) | (m == scale)) and np.any(m == scale) and np.any(m == 0), name
+
+
+def test_lstm_kept_fraction_reproducibility_and_no_masks_without_dropout():
+    X, params, _ = lstm_inputs(T=1, N=400, C=1, D=200)
+    for p in (0.2, 0.7):
+        for m in mygru.lstm(X, *params, dropout=p, rng=7)[0].creator.dropout_masks:
+            assert abs(np.mean(m != 0) - (1 - p)) < 0.02
+    X, params, Wp = lstm_inputs(P=2)
+    plain = mygru.lstm(X, *params, Wp=Wp)
+    assert plain[0].creator.dropout_masks is None
+    a, b, other = (mygru.lstm(X, *params, Wp=Wp, dropout=0.5, rng=r) for r in (3, 3, 4))
+    for i in range(2):  # s and c
+        np.testing.assert_array_equal(a[i].data, b[i].data)
+        assert not np.allclose(a[i].data, other[i].data)
+        assert not np.allclose(a[i].data, plain[i].data)
+
+
+def test_lstm_forward_applies_each_mask_and_a_dropped_weight_gets_no_gradient():
+    X, arrays, _ = lstm_inputs()
+    params = [mg.tensor(a) for a in arrays]
+    s, c = mygru.lstm(X, *params, dropout=0.5, rng=2)
+    masks = {k: np.asarray(v) for k, v in s.creator.dropout_masks._asdict().items()}
+    named = dict(zip(LSTM_NAMES, arrays))
+    zeros, grad = np.zeros((3, 10)), np.zeros((5, 3, 10))
+    forward, _, _ = reference(lambda x, st, p: lstm_cell(x, st, p, masks), X, named, zeros, grad)
+    np.testing.assert_allclose(np.concatenate([s.data, c.data], axis=-1), forward, atol=1e-12)
+    for left_out in masks:
+        partial = {k: v for k, v in masks.items() if k != left_out}
+        other, _, _ = reference(
+            lambda x, st, p, partial=partial: lstm_cell(x, st, p, partial), X, named, zeros, grad
+        )
+        assert not np.allclose(forward, other), left_out
+    (s.sum() + c.sum()).backward()
+    for name, t in zip(LSTM_NAMES, params):
+        if name[0] == "W":
+            assert np.all(t.grad[masks[name] == 0] == 0) and np.any(t.grad != 0), name

@@ -69,6 +69,7 @@ def test_the_public_api_is_found():
     for expected in [
         "mygru.ops.gru.gru",
         "mygru.ops.rnn.rnn",
+        "mygru.ops.lstm.lstm",
         "mygru.gradcheck.gradcheck",
         "mygru.nn.modules.GRU.__init__",
         "mygru.nn.modules._Recurrent.__call__",
@@ -100,6 +101,7 @@ def test_signatures_say_what_the_docs_say():
     assert hints["return"] is Tensor
     assert hints["bp_lim"] == int | None
     assert typing.get_type_hints(mygru.rnn)["nonlinearity"] == typing.Literal["tanh", "relu"]
+    assert typing.get_type_hints(mygru.lstm)["return"] == tuple[Tensor, Tensor]
     call = typing.get_type_hints(mygru.nn.GRU.__call__)
     assert call["return"] == tuple[Tensor, Tensor]
     assert typing.get_type_hints(mygru.nn.GRUCell.__call__)["return"] is Tensor
@@ -125,6 +127,7 @@ def _attribute_hints(cls):
     [
         (mygru.GRUOp, {"dropout_masks", "bp_lim"}),
         (mygru.RNNOp, {"dropout_masks", "bp_lim"}),
+        (mygru.LSTMOp, {"dropout_masks", "bp_lim"}),
         (mygru.nn.GRU, {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout"}),
         (mygru.nn.GRU, {"bidirectional", "variational_dropout", "dtype", "training"}),
         (mygru.nn.GRUCell, {"input_size", "hidden_size", "bias", "weight_ih", "weight_hh", "bias_ih"}),
@@ -137,6 +140,7 @@ def test_documented_attributes_are_annotated(cls, attributes):
 def test_the_op_attributes_name_their_mask_tuple():
     assert _attribute_hints(mygru.GRUOp)["dropout_masks"] == mygru.DropoutMasks | None
     assert _attribute_hints(mygru.RNNOp)["dropout_masks"] == mygru.RNNDropoutMasks | None
+    assert _attribute_hints(mygru.LSTMOp)["dropout_masks"] == mygru.LSTMDropoutMasks | None
 
 
 def test_py_typed_ships_with_the_package():

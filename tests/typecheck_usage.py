@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     assert_type(mygru.rnn(X, *params, nonlinearity="relu"), Tensor)
     mygru.rnn(X, *params, nonlinearity="sigmoid")  # type: ignore[arg-type]
     mygru.gru(X, *params, *params, *params, bp_lim="all")  # type: ignore[arg-type]
+    hs, cs = mygru.lstm(X, *params, *params, *params, *params, c0=np.zeros((2, 4)), rng=0)
+    assert_type(hs, Tensor)
+    assert_type(cs, Tensor)
+    mygru.lstm(X, *params, *params, *params, *params, Wp=np.zeros((4, 2)), rng="seed")  # type: ignore[arg-type]
 
     m = nn.GRU(3, 4, num_layers=2, dtype=np.float64, rng=np.random.default_rng(0))
     output, h_n = m(X, lengths=[5, 2])

@@ -2,6 +2,7 @@
 
 from .common import Recurrence
 from .gru import GRU, GRUResetAfter
+from .lstm import LSTM
 from .rnn import Elman
 
-__all__ = ["GRU", "Elman", "GRUResetAfter", "Recurrence"]
+__all__ = ["GRU", "LSTM", "Elman", "GRUResetAfter", "Recurrence"]

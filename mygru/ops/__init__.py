@@ -2,6 +2,17 @@
 functional wrappers around the kernels."""
 
 from .gru import DropoutMasks, GRUOp, gru
+from .lstm import LSTMDropoutMasks, LSTMOp, lstm
 from .rnn import RNNDropoutMasks, RNNOp, rnn
 
-__all__ = ["DropoutMasks", "GRUOp", "RNNDropoutMasks", "RNNOp", "gru", "rnn"]
+__all__ = [
+    "DropoutMasks",
+    "GRUOp",
+    "LSTMDropoutMasks",
+    "LSTMOp",
+    "RNNDropoutMasks",
+    "RNNOp",
+    "gru",
+    "lstm",
+    "rnn",
+]

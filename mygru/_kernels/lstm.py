@@ -1,0 +1,189 @@
+"""The LSTM cell (torch's ``nn.LSTM``), forward and hand-written backward::
+
+    I_t = σ(A^i_t),    A^i_t = X_t Ui + S_{t-1} Wi + bi                (6)
+    F_t = σ(A^f_t),    A^f_t = X_t Uf + S_{t-1} Wf + bf                (7)
+    G_t = tanh(A^g_t), A^g_t = X_t Ug + S_{t-1} Wg + bg                (8)
+    O_t = σ(A^o_t),    A^o_t = X_t Uo + S_{t-1} Wo + bo                (9)
+    c_t = F_t ⊙ c_{t-1} + I_t ⊙ G_t                                    (10)
+    V_t = O_t ⊙ tanh(c_t),   S_t = V_t (S_t = V_t Wp with the projection)   (11)
+
+The drivers see the pair side by side: row t of this kernel's ``S`` is
+[S_t | c_t] (N, P + D), and ``h``, ``c`` are its two halves (``h`` holds the S_t).
+
+Backward of one cell, given the pair's totals [dS | dc] at (S_t, c_t). With Go, Gi,
+Gf, Gg the gradients dA^o_t, dA^i_t, dA^f_t, dA^g_t of the pre-activations::
+
+    dV = dS   (dV = dS Wpᵀ)                                     from (11)
+    dc += dV ⊙ Kc,   Kc = O ⊙ (1 − tanh² c_t)                     from (11)
+    Go = dV ⊙ Ko,    Ko = tanh c_t ⊙ O ⊙ (1 − O)                  from (11), (9)
+    Gi = dc ⊙ Ki,    Ki = G ⊙ I ⊙ (1 − I)                         from (10), (6)
+    Gf = dc ⊙ Kf,    Kf = c_{t-1} ⊙ F ⊙ (1 − F)                   from (10), (7)
+    Gg = dc ⊙ Kg,    Kg = I ⊙ (1 − G²)                            from (10), (8)
+    dS_{t-1} = [Go | Gi | Gf | Gg] [Wo | Wi | Wf | Wg]ᵀ,   dc_{t-1} = dc ⊙ F
+
+The factors K do not depend on the gradients: ``coefficients`` computes them for a
+chunk of cells at once, so a step is five multiplications and one product (two
+with the projection). Over the whole sequence, after the loop::
+
+    dW = Σ S_{t-1}ᵀ [Go | Gi | Gf | Gg],   dWp = Σ V_tᵀ dS_t (the cells that ran)
+    dU, db, dX from the input pre-activation gradients (``common.py``).
+"""
+
+import numpy as np
+
+from .common import Recurrence, sigmoid_halved
+
+__all__ = ["LSTM"]
+
+
+def _triples(block):
+    """View a (..., 3D) block as (..., 3, D), so one call scales three gates at once."""
+    return block.reshape(*block.shape[:-1], 3, block.shape[-1] // 3)
+
+
+class LSTM(Recurrence):
+    """LSTM, equations (6)-(11), optionally with torch's projection ``Wp`` (D, P).
+
+    Gate order (o, i, f, g) in every side-by-side array: U (C, 4D), b (4D,),
+    W (P, 4D) = [Wo | Wi | Wf | Wg]. The three sigmoid gates come first, so one
+    sigmoid covers them; the three gates that dc (after (11)) scales come last, so one
+    multiplication makes their gradients. The per-step array A (T, N, 4D) holds the
+    pre-activations, then [O | I | F | G]; ``coefficients`` puts [Ko | Ki | Kf | Kg]
+    over it and [Kc | F] in a chunk array, and ``back`` writes the gradients
+    [Go | Gi | Gf | Gg] over the factors (G = (A,)). The forward also keeps
+    tanh(c_t) (for the factors) and, with the projection, V_t (for dWp).
+
+    The rows of S_t (``h``) are strided views of the pair array (row stride P + D):
+    ``np.dot`` would copy such an operand and refuses it as an output, so the products
+    that read or write them call ``np.matmul``, which hands the stride to BLAS. With
+    one row (N = 1) the view is contiguous and ``np.dot``, cheaper per call, is used.
+    """
+
+    gates_in = gates_rec = ("o", "i", "f", "g")
+    halved = "oif"
+    blocks_in = (("A", 0, 4),)
+
+    def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, Wp=None):
+        super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
+        T, N, P, D = self.T, self.N, self.P, self.D
+        A = self.A
+        self.O, self.I, self.F, self.Gc = (A[..., j * D : (j + 1) * D] for j in range(4))
+        self.h, self.c = self.S[..., :P], self.S[..., P:]
+        self.Tc = self.empty((T, N, D))  # tanh(c_t)
+        self.Wp = None if Wp is None else np.ascontiguousarray(Wp)
+        self.V = None if Wp is None else self.empty((T, N, D))  # V_t = O ⊙ tanh(c_t)
+        self.G, self.G_in = (A,), ((A, 0),)
+        # the forward's operand [Wo / 2 | Wi / 2 | Wf / 2 | Wg] (see sigmoid_halved)
+        (self.Wf,) = self.operands((self.W, self._halves(self.gates_rec)))
+
+    def state_width(self):
+        return self.P + self.D
+
+    def _dot(self, rows):
+        """The product for strided h rows (see the class docstring)."""
+        return np.dot if rows == 1 else np.matmul
+
+    def forward_cell(self):
+        D, Wf, Wp, dot = self.D, self.Wf, self.Wp, self._dot(self.N)
+        a, ig = self.empty((self.N, 4 * D)), self.empty((self.N, D))
+
+        def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
+            dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
+            np.add(A, a, A)
+            sigmoid_halved(OIF, OIF)  # (9), (6), (7)
+            np.tanh(G, G)  # (8)
+            np.multiply(F, cp, c)  # (10)
+            np.multiply(I, G, ig)
+            np.add(c, ig, c)
+            np.tanh(c, Tc)  # (11)
+            if V is None:
+                np.multiply(O, Tc, h)
+            else:
+                np.multiply(O, Tc, V)
+                dot(V, Wp, out=h)
+
+        A, V = self.A, self.V
+        return step, (
+            self.h[:-1],
+            self.c[:-1],
+            self.h[1:],
+            self.c[1:],
+            A,
+            A[..., : 3 * D],
+            self.O,
+            self.I,
+            self.F,
+            self.Gc,
+            self.Tc,
+            [None] * self.T if V is None else V,
+        )
+
+    def prepare_backward(self):
+        self.drop("Wf")  # the backward multiplies by W itself (.T of a C-contiguous array)
+
+    def coefficients(self, cells):
+        O, I, F, G, Tc = self.O[cells], self.I[cells], self.F[cells], self.Gc[cells], self.Tc[cells]
+        cp = self.c[cells]  # c_{t-1} of the cells
+        KF, t = self.chunk_scratch(cells, 2, 1)
+        D = self.D
+        Kc, Fk = KF[..., :D], KF[..., D:]
+        np.copyto(Fk, F)  # for dc_{t-1} = dc ⊙ F
+        np.multiply(Tc, Tc, out=Kc)
+        np.subtract(1, Kc, out=Kc)
+        Kc *= O  # Kc = O ⊙ (1 − tanh² c_t)
+        np.subtract(1, I, out=t)
+        t *= I
+        t *= G  # Ki = G ⊙ I ⊙ (1 − I), kept apart until Kg has read I
+        G *= G
+        np.subtract(1, G, out=G)
+        G *= I  # Kg = I ⊙ (1 − G²), over G
+        np.copyto(I, t)  # Ki, over I
+        np.subtract(1, O, out=t)
+        O *= t
+        O *= Tc  # Ko = tanh c_t ⊙ O ⊙ (1 − O), over O
+        np.subtract(1, F, out=t)
+        F *= t
+        F *= cp  # Kf = c_{t-1} ⊙ F ⊙ (1 − F), over F
+
+    def backward_cell(self, cells, out, rows):
+        P, D, c = self.P, self.D, cells
+        KF = self._chunk[0][c.start - self._c0 : c.stop - self._c0]  # the cells' [Kc | F]
+        dct, dV = self.scratch(rows, 2)
+        dct3 = dct[:, None, :]
+        WT, dot = self.W.T, self._dot(rows)
+        WpT = None if self.Wp is None else self.Wp.T
+
+        def back(dS, prev, Ko, K3, Kc, F, Go, G3, Gall):
+            dh, dc = dS[:, :P], dS[:, P:]  # dL/dS_t, dL/dc_t
+            if WpT is not None:
+                dot(dh, WpT, out=dV)  # dV = dS Wpᵀ
+                dh = dV
+            np.multiply(dh, Kc, dct)
+            np.add(dct, dc, dct)  # dc += dV ⊙ Kc, into dct
+            np.multiply(dh, Ko, Go)  # Go
+            np.multiply(dct3, K3, G3)  # Gi, Gf, Gg
+            if prev is not None:
+                dot(Gall, WT, out=prev[:, :P])  # dS_{t-1}
+                np.multiply(dct, F, prev[:, P:])  # dc_{t-1}
+
+        K, Gall = self.G[0][c], out[0][c]  # back gets rows of these, under the same names
+        return back, (
+            K[..., :D],
+            _triples(K[..., D:]),
+            KF[..., :D],
+            KF[..., D:],
+            Gall[..., :D],
+            _triples(Gall[..., D:]),
+            Gall,
+        )
+
+    def weight_grads(self, need):
+        self.drop("Tc")  # only the factors read it
+        return {"W": self.outer(self.h[:-1], self.A)} if "W" in need else {}
+
+    def backward(self, grad, bp_lim=None, need=frozenset()):
+        dS, grads = super().backward(grad, bp_lim, need)
+        if "Wp" in need:  # dWp = Σ V_tᵀ dS_t over the cells that ran (cell t sees the totals dS[t])
+            dh = dS[1:, :, : self.P]
+            grads["Wp"] = self.outer(self.V, dh if self.alive is None else dh * self.alive)
+        return dS, grads

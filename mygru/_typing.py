@@ -17,7 +17,7 @@ ArrayLike: TypeAlias = Tensor | npt.ArrayLike
 constant), a numpy array or anything ``np.asarray`` takes (nested lists, scalars)."""
 
 Seed: TypeAlias = int | np.random.Generator | None
-"""The ``rng`` argument: None (numpy's global RNG), an int seed or a Generator."""
+"""The ``rng`` argument: None (numpy's global RNG), an int seed >= 0 or a Generator."""
 
 Nonlinearity: TypeAlias = Literal["tanh", "relu"]
 """The Elman recurrence's ``nonlinearity``."""

@@ -1,5 +1,7 @@
 """Every bad-input rule: the right exception, before any work, naming the argument."""
 
+import re
+
 import mygrad as mg
 import numpy as np
 import pytest
@@ -130,7 +132,7 @@ def test_bad_dropout(value, exc, message):
 
 @pytest.mark.parametrize("value", [1.5, "seed", True, np.random.RandomState(0)])
 def test_bad_rng(value):
-    with pytest.raises(TypeError, match="rng must be None, an int seed or a numpy.random.Generator"):
+    with pytest.raises(TypeError, match="rng must be None, an int seed >= 0 or a numpy.random.Generator"):
         call_gru(rng=value, dropout=0.5)
 
 
@@ -244,7 +246,7 @@ def test_lstm_non_real_dtypes_raise_type_error_naming_the_argument(name):
         (
             dict(rng="seed", dropout=0.5),
             TypeError,
-            "rng must be None, an int seed or a numpy.random.Generator",
+            "rng must be None, an int seed >= 0 or a numpy.random.Generator",
         ),
         (dict(constant=1), TypeError, "constant must be None, True or False"),
     ],
@@ -260,3 +262,117 @@ def test_lstm_checks_come_before_any_work():
     with pytest.raises(ValueError):
         call_lstm(Ui=Ui, c0=np.zeros((N, D + 1)))
     assert not Ui._ops
+
+
+# --------------------------------------------------------------------------- DESIGN §8: anything a user can pass
+
+# every kind of dtype numpy has, with what mygru does with it: the result dtype, or None (refused)
+ALL_DTYPES = [
+    (np.bool_, None),
+    (np.int8, np.float64),
+    (np.uint16, np.float64),
+    (np.int64, np.float64),
+    (np.uint64, np.float64),
+    (np.float16, np.float32),
+    (np.float32, np.float32),
+    (np.float64, np.float64),
+    (np.longdouble, None),
+    (np.complex64, None),
+    (np.clongdouble, None),
+    (object, None),
+    (np.str_, None),
+    (np.bytes_, None),
+    ("datetime64[s]", None),
+    ("timedelta64[s]", None),
+    ("V8", None),
+]
+
+
+@pytest.mark.parametrize("dtype, result", ALL_DTYPES)
+@pytest.mark.parametrize("call, name", [(call_gru, "X"), (call_gru, "Wh"), (call_rnn, "s0"), (call_rnn, "b")])
+def test_every_dtype_is_computed_in_or_refused_up_front(call, name, dtype, result):
+    """One dtype rule for gru and rnn: a dtype mygru cannot compute in (longdouble among
+    them: the kernels have no float128 sigmoid, BLAS no float128 product) is a TypeError
+    naming the argument, before any work; the others, given for every argument, compute
+    in their result type."""
+    first = "U" if call is call_rnn else "Uz"
+    U = mg.tensor(np.zeros((C, D)))
+    if result is None:
+        shape = {"X": (T, N, C), "Wh": (D, D), "s0": (N, D), "b": (D,)}[name]
+        value = np.ones(shape).astype(dtype) if dtype != "V8" else np.zeros(shape, dtype)
+        message = f"^{name} must hold real numbers of an integer, float16, float32 or float64 dtype, got dtype {re.escape(str(value.dtype))}"
+        with pytest.raises(TypeError, match=message):
+            call(**{name: value, first: U})
+        assert not U._ops  # no work was started
+    else:
+        names = ["X", *(gru_args() if call is call_gru else ["U", "W", "b"]), "s0"]
+        ones = {
+            k: np.ones({"X": (T, N, C), "s0": (N, D)}.get(k) or {"U": (C, D), "W": (D, D), "b": (D,)}[k[0]])
+            for k in names
+        }
+        s = call(**{k: v.astype(dtype) for k, v in ones.items()})
+        assert s.dtype == result and np.all(np.isfinite(s.data))
+
+
+def test_longdouble_names_the_fix():
+    with pytest.raises(
+        TypeError, match=r"got dtype float128: convert it first, e.g. with .astype\(numpy.float64\)"
+    ):
+        call_gru(bz=np.zeros(D, np.longdouble))
+
+
+@pytest.mark.parametrize(
+    "call, name, value",
+    [
+        (call_rnn, "X", [[[1.0, 2.0, 3.0, 4.0]], [[1.0]]]),
+        (call_gru, "X", [[[1.0] * C] * N, [[1.0] * C]]),
+        (call_gru, "bz", [1.0, [2.0, 3.0], 4.0, 5.0, 6.0]),
+        (call_rnn, "b", [[1.0], [2.0, 3.0]]),
+        (call_rnn, "W", [[0.0] * D] * (D - 1) + [[0.0]]),
+        (call_gru, "s0", [[0.0] * D, [0.0] * (D - 1)]),
+        (call_gru, "lengths", [1, [2, 3]]),
+        (call_rnn, "lengths", [[1], [2, 3]]),
+    ],
+)
+def test_ragged_lists_name_the_argument(call, name, value):
+    with pytest.raises(
+        ValueError, match=rf"^{name} must be an array or a nested sequence of one shape, got a ragged one"
+    ):
+        call(**{name: value})
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.5])
+@pytest.mark.parametrize("call", [call_gru, call_rnn])
+def test_negative_seeds_are_refused_by_name_with_or_without_dropout(call, dropout):
+    msg = "rng must be None, an int seed >= 0 or a numpy.random.Generator, got -1"
+    with pytest.raises(ValueError, match=msg):
+        call(rng=-1, dropout=dropout)
+    with pytest.raises(ValueError, match=msg.replace("-1", "-5")):
+        call(rng=np.int64(-5), dropout=dropout)
+    call(rng=np.uint64(2**64 - 1), dropout=dropout)  # any seed >= 0 is numpy's
+
+
+@pytest.mark.parametrize(
+    "value", [["tanh"], {"tanh"}, np.array("tanh"), {"tanh": 1}, ("relu",), None, 1, "TANH"]
+)
+def test_any_other_nonlinearity_is_the_same_named_error(value):
+    with pytest.raises(ValueError, match=r"^nonlinearity must be 'tanh' or 'relu', got "):
+        call_rnn(nonlinearity=value)
+
+
+def test_a_nonlinearity_that_is_a_str_subclass_is_fine():
+    np.testing.assert_array_equal(
+        call_rnn(nonlinearity=np.str_("relu")).data, call_rnn(nonlinearity="relu").data
+    )
+
+
+def test_empty_lengths_with_an_empty_batch():
+    """``lengths=[]`` (float64 to numpy, but holding no value) fits N = 0."""
+    X = np.zeros((T, 0, C))
+    for call in (call_gru, call_rnn):
+        assert call(X=X, lengths=[]).shape == (T + 1, 0, D)
+        assert call(X=X, lengths=np.array([], np.int64)).shape == (T + 1, 0, D)
+    with pytest.raises(
+        ValueError, match=r"lengths must have shape \(N,\) = \(2,\) with N from X, got shape \(0,\)"
+    ):
+        call_gru(lengths=[])

@@ -3,6 +3,8 @@ state_dict, training with mynn's Adam, and every bad-argument rule. The parity t
 against torch are in test_nn_torch.py."""
 
 import math
+import re
+import warnings
 
 import mygrad as mg
 import numpy as np
@@ -359,12 +361,12 @@ def test_adam_trains_a_two_layer_gru():
         (
             dict(rng="seed"),
             TypeError,
-            "rng must be None, an int seed or a numpy.random.Generator, got 'seed'",
+            "rng must be None, an int seed >= 0 or a numpy.random.Generator, got 'seed'",
         ),
         (
             dict(rng=np.random.RandomState(0)),
             TypeError,
-            "rng must be None, an int seed or a numpy.random.Generator",
+            "rng must be None, an int seed >= 0 or a numpy.random.Generator",
         ),
     ],
 )
@@ -492,3 +494,95 @@ def test_bad_cell_call_arguments(name, call, exc, message):
             cls(C, H)(**args)
         assert str(err.value).startswith(name + " ")
         assert message in str(err.value)
+
+
+# --------------------------------------------------------------------------- DESIGN §8: anything a user can pass
+
+
+@pytest.mark.parametrize("cls", [nn.GRU, nn.RNN, nn.GRUCell, nn.RNNCell])
+def test_negative_seeds_are_refused_by_name(cls):
+    with pytest.raises(
+        ValueError, match="^rng must be None, an int seed >= 0 or a numpy.random.Generator, got -1"
+    ):
+        cls(C, H, rng=-1)
+
+
+@pytest.mark.parametrize("value", [["tanh"], {"relu"}, np.array("tanh"), None])
+@pytest.mark.parametrize("cls", [nn.RNN, nn.RNNCell])
+def test_any_other_nonlinearity_is_the_ops_named_error(cls, value):
+    """The modules and mygru.rnn share one check: a 0-d array "tanh" (which compares equal
+    to "tanh") is refused here, not accepted and then failing as unhashable in the op."""
+    with pytest.raises(ValueError, match="^nonlinearity must be 'tanh' or 'relu', got "):
+        cls(C, H, nonlinearity=value)
+
+
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("x", dict(x=[[[0.0] * C] * N] * (T - 1) + [[[0.0] * C]])),
+        ("h0", dict(h0=[[[0.0] * H] * N] * 3 + [[[0.0] * H]])),
+        ("lengths", dict(lengths=[1, 2, [3], 4])),
+    ],
+)
+def test_ragged_call_arguments_name_the_argument(name, call):
+    m = nn.GRU(C, H, num_layers=2, bidirectional=True)
+    args = dict(x=np.zeros((T, N, C))) | call
+    with pytest.raises(
+        ValueError, match=f"^{name} must be an array or a nested sequence of one shape, got a ragged one"
+    ):
+        m(**args)
+
+
+def test_an_empty_batch_with_empty_lengths():
+    out, h_n = nn.GRU(C, H, bidirectional=True)(np.zeros((T, 0, C)), lengths=[])
+    assert out.shape == (T, 0, 2 * H) and h_n.shape == (2, 0, H)
+
+
+@pytest.mark.parametrize("warn", ["default", "error"])
+def test_load_state_dict_names_a_value_too_large_for_the_dtype_and_writes_nothing(warn):
+    """float64 1e300 does not fit float32: a ValueError naming the key, whatever the warning
+    filters say (the cast used to warn, or store inf), and no earlier key is written."""
+    m = nn.GRU(C, H, num_layers=2)
+    before = m.state_dict()
+    sd = {k: v.astype(np.float64) + 1 for k, v in before.items()}
+    sd["bias_hh_l1"][3] = 1e300
+    with warnings.catch_warnings():
+        warnings.simplefilter(warn)
+        with pytest.raises(
+            ValueError,
+            match=r"^state_dict\['bias_hh_l1'\] holds 1e\+300, too large for the module's dtype float32",
+        ):
+            m.load_state_dict(sd)
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(m, name).data, value, err_msg=name)
+    sd["bias_hh_l1"][3] = np.inf  # inf is a value float32 holds: loaded as given
+    m.load_state_dict(sd)
+    assert m.bias_hh_l1.data[3] == np.inf and np.all(
+        m.weight_ih_l0.data == sd["weight_ih_l0"].astype(np.float32)
+    )
+
+
+@pytest.mark.parametrize(
+    "value, exc, message",
+    [
+        (
+            [[0.0] * H, [0.0]],
+            ValueError,
+            "must be an array or a nested sequence of one shape, got a ragged one",
+        ),
+        (
+            np.zeros(H, np.longdouble),
+            TypeError,
+            "must hold real numbers of an integer, float16, float32 or float64 dtype",
+        ),
+    ],
+)
+def test_load_state_dict_names_the_key_of_a_ragged_or_unsupported_value(value, exc, message):
+    m = nn.RNNCell(C, H)
+    before = m.state_dict()
+    sd = {k: v + 1 for k, v in before.items()}
+    sd["bias_hh"] = value
+    with pytest.raises(exc, match=r"^state_dict\['bias_hh'\] " + re.escape(message)):
+        m.load_state_dict(sd)
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(m, name).data, value)

@@ -246,3 +246,14 @@ def test_lengths_may_be_a_torch_tensor():
     m = nn.GRU(C, H, bidirectional=True, rng=0)
     x = np.random.default_rng(7).normal(size=(T, N, C))
     np.testing.assert_array_equal(m(x, lengths=torch.tensor(LENGTHS))[0].data, m(x, lengths=LENGTHS)[0].data)
+
+
+def test_load_state_dict_names_the_key_of_a_tensor_numpy_cannot_read():
+    m = nn.GRUCell(C, H)
+    before = m.state_dict()
+    sd = {k: torch.tensor(v) for k, v in before.items()}
+    sd["weight_hh"] = sd["weight_hh"].bfloat16()  # numpy has no bfloat16
+    with pytest.raises(TypeError, match=r"^state_dict\['weight_hh'\] must be a tensor numpy can read"):
+        m.load_state_dict(sd)
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(m, name).data, value)

@@ -24,7 +24,14 @@ from mygrad.operation_base import Operation
 
 from .._typing import ArrayLike, Nonlinearity, Seed
 from ..ops import gru, rnn
-from ..ops._base import check_lengths, check_probability, check_rng, real_array
+from ..ops._base import (
+    as_array,
+    check_lengths,
+    check_nonlinearity,
+    check_probability,
+    check_rng,
+    real_array,
+)
 
 __all__ = ["GRU", "RNN", "GRUCell", "RNNCell"]
 
@@ -65,19 +72,34 @@ def _make_rng(rng):
     return np.random.default_rng(rng) if isinstance(rng, int) else rng
 
 
+def _cast(key, a, dtype):
+    """A new array of ``a``'s values in ``dtype``; a finite value that ``dtype`` cannot
+    hold (it would become inf) is a ValueError naming ``key``."""
+    with np.errstate(over="ignore"):  # checked just below, by name
+        out = np.array(a, dtype=dtype)
+    overflow = np.isinf(out) & np.isfinite(a)
+    if overflow.any():
+        raise ValueError(
+            f"{key} holds {a[overflow].flat[0].item()!r}, too large for the module's dtype {dtype} "
+            f"(largest {np.finfo(dtype).max:.4g})"
+        )
+    return out
+
+
 def _as_input(value: ArrayLike, a: np.ndarray) -> Tensor | np.ndarray:
     """The argument to pass on: a Tensor as given (so it gets its gradient), else its array."""
     return value if isinstance(value, Tensor) else a
 
 
-def _to_numpy(value):
+def _to_numpy(key, value):
     """An entry of a state dict as an array: a mygrad Tensor, a torch tensor (even one
     that requires grad or lives on a GPU; recognised without importing torch) or array-like."""
-    if isinstance(value, Tensor):
-        return value.data
-    if callable(getattr(value, "detach", None)):
-        return value.detach().cpu().numpy()
-    return np.asarray(value)
+    if not isinstance(value, Tensor) and callable(getattr(value, "detach", None)):
+        try:
+            return value.detach().cpu().numpy()
+        except (TypeError, RuntimeError) as e:  # e.g. bfloat16, which numpy has no dtype for
+            raise TypeError(f"{key} must be a tensor numpy can read, got {e}") from None
+    return as_array(key, value)
 
 
 # --------------------------------------------------------------------------- reversal
@@ -182,12 +204,6 @@ class _ElmanMath:
         )
 
 
-def _check_nonlinearity(nonlinearity):
-    if nonlinearity not in ("tanh", "relu"):
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    return nonlinearity
-
-
 # --------------------------------------------------------------------------- the module base
 
 _M = TypeVar("_M", bound="_Module")  # the class of self: train() returns the same class
@@ -255,7 +271,8 @@ class _Module:
         """Copies parameters from ``state_dict`` into this module's parameter Tensors.
 
         The Tensors stay the same objects (so an optimizer built on ``m.parameters`` keeps
-        working) and take the module's dtype. Nothing is written unless every entry fits.
+        working) and take the module's dtype. Every entry is converted and checked first:
+        nothing is written unless every entry fits.
 
         Parameters
         ----------
@@ -270,9 +287,11 @@ class _Module:
         Raises
         ------
         ValueError
-            Naming every missing and unexpected key, or the key of a wrongly shaped value.
+            Naming every missing and unexpected key, or the key of a ragged or wrongly shaped
+            value, or of one too large for the module's dtype (float64 1e300 into float32).
         TypeError
-            If ``state_dict`` is not a mapping or a value does not hold real numbers.
+            If ``state_dict`` is not a mapping or a value does not hold real numbers of a
+            dtype mygru computes in (see the conventions page).
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
@@ -284,16 +303,17 @@ class _Module:
             raise ValueError(
                 f"state_dict does not fit {self!r}: missing keys {missing}, unexpected keys {unexpected}"
             )
-        values = {}
+        values = {}  # everything converted and checked before anything is written
         for name, shape in self._shapes.items():
-            a = real_array(f"state_dict[{name!r}]", _to_numpy(state_dict[name]))
+            key = f"state_dict[{name!r}]"
+            a = real_array(key, _to_numpy(key, state_dict[name]))
             if a.shape != shape:
-                raise ValueError(f"state_dict[{name!r}] must have shape {shape}, got shape {a.shape}")
-            values[name] = a
+                raise ValueError(f"{key} must have shape {shape}, got shape {a.shape}")
+            values[name] = _cast(key, a, self.dtype)
         for name, a in values.items():
             # a fresh array rather than an in-place write: the old one may still be
             # read-only, held by a graph that mygrad has not yet released
-            getattr(self, name).data = np.array(a, dtype=self.dtype)
+            getattr(self, name).data = a
         return self
 
     def train(self: _M, mode: bool = True) -> _M:
@@ -691,7 +711,7 @@ class RNN(_ElmanMath, _Recurrent):
         rng: Seed = None,
         variational_dropout: float = 0.0,
     ) -> None:
-        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.nonlinearity = check_nonlinearity(nonlinearity)
         super().__init__(
             input_size,
             hidden_size,
@@ -864,5 +884,5 @@ class RNNCell(_ElmanMath, _Cell):
         dtype: npt.DTypeLike = np.float32,
         rng: Seed = None,
     ) -> None:
-        self.nonlinearity = _check_nonlinearity(nonlinearity)
+        self.nonlinearity = check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)

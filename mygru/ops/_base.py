@@ -14,7 +14,17 @@ import numpy as np
 from mygrad import Tensor
 from mygrad.operation_base import Operation
 
-__all__ = ["Checked", "RecurrentOp", "apply", "check_lengths", "check_probability", "check_rng", "real_array"]
+__all__ = [
+    "Checked",
+    "RecurrentOp",
+    "apply",
+    "as_array",
+    "check_lengths",
+    "check_nonlinearity",
+    "check_probability",
+    "check_rng",
+    "real_array",
+]
 
 
 class Checked:
@@ -100,11 +110,36 @@ class Checked:
         return out
 
 
+def as_array(name, value):
+    """A Tensor's data, or an array-like as an array; a ragged nested sequence (rows of
+    different lengths) is a ValueError naming ``name``, not numpy's anonymous one."""
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        return np.asarray(value)
+    except ValueError as e:  # numpy: "... has an inhomogeneous shape after k dimensions ..."
+        raise ValueError(
+            f"{name} must be an array or a nested sequence of one shape, got a ragged one (numpy: {e})"
+        ) from None
+
+
+# the dtypes mygru computes in or promotes (integers too): everything else is refused
+_REAL_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+
+
 def real_array(name, value):
-    """The values of a Tensor or array-like argument, which must be real numbers."""
-    a = value.data if isinstance(value, Tensor) else np.asarray(value)
-    if a.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers (an integer or floating dtype), got dtype {a.dtype}")
+    """The values of a Tensor or array-like argument, which must be real numbers of a
+    dtype mygru computes in: integers (computed in float64, or float32 beside float32),
+    float16 (in float32), float32 or float64. longdouble, complex, bool, object, str,
+    datetime... are a TypeError naming ``name``, before any work (the one dtype rule of
+    the ops and the modules)."""
+    a = as_array(name, value)
+    if a.dtype.kind not in "iu" and a.dtype not in _REAL_FLOATS:
+        hint = ": convert it first, e.g. with .astype(numpy.float64)" if a.dtype.kind == "f" else ""
+        raise TypeError(
+            f"{name} must hold real numbers of an integer, float16, float32 or float64 dtype, "
+            f"got dtype {a.dtype}{hint}"
+        )
     return a
 
 
@@ -139,20 +174,32 @@ def check_probability(name, value, high="1)"):
 
 
 def check_rng(rng):
-    """None, a numpy Generator, or an int seed (returned as an int)."""
+    """None, a numpy Generator, or an int seed >= 0 (returned as an int): the one rng
+    check of the ops and the modules, so a bad seed fails here, not inside numpy."""
     if rng is None or isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, bool) or not isinstance(rng, Integral):
         raise TypeError(
-            f"rng must be None, an int seed or a numpy.random.Generator, got {rng!r} of type {type(rng).__name__}"
+            f"rng must be None, an int seed >= 0 or a numpy.random.Generator, got {rng!r} "
+            f"of type {type(rng).__name__}"
         )
+    if rng < 0:
+        raise ValueError(f"rng must be None, an int seed >= 0 or a numpy.random.Generator, got {rng}")
     return int(rng)
 
 
+def check_nonlinearity(nonlinearity):
+    """ "tanh" or "relu" (a str, so unhashable or array values fail here by name too)."""
+    if not isinstance(nonlinearity, str) or nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return str(nonlinearity)
+
+
 def check_lengths(lengths, T, N, source="X"):
-    """``lengths`` as an int array of N values in 1..T (T, N from ``source``)."""
-    a = lengths.data if isinstance(lengths, Tensor) else np.asarray(lengths)
-    if a.dtype.kind not in "iu":
+    """``lengths`` as an int array of N values in 1..T (T, N from ``source``). An empty
+    sequence (numpy reads ``[]`` as float64) is fine for N = 0."""
+    a = as_array("lengths", lengths)
+    if a.dtype.kind not in "iu" and not (a.size == 0 and a.dtype.kind == "f"):
         raise TypeError(f"lengths must hold integers, got dtype {a.dtype}")
     if a.shape != (N,):
         raise ValueError(f"lengths must have shape (N,) = ({N},) with N from {source}, got shape {a.shape}")

@@ -133,7 +133,8 @@ def gru(
     -------
     s : mygrad.Tensor, shape (T+1, N, D)
         ``s[0]`` is s0 and ``s[t]`` is S_t. The computation uses the floating result
-        type of the inputs (float64 for integer-only input, float16 as float32).
+        type of the inputs (float64 for integer-only input, float16 as float32; other
+        dtypes, longdouble among them, are a TypeError naming the argument).
         After ``backward``, ``s.grad`` holds the total derivative dL/dS_t of every
         state, S_0 included, within the bp_lim windows.
 

@@ -9,7 +9,7 @@ from mygrad import Tensor
 
 from .._kernels import Elman
 from .._typing import ArrayLike, Nonlinearity, Seed
-from ._base import Checked, RecurrentOp, apply
+from ._base import Checked, RecurrentOp, apply, check_nonlinearity
 
 __all__ = ["RNNDropoutMasks", "RNNOp", "rnn"]
 
@@ -91,8 +91,7 @@ def rnn(
     >>> s.shape
     (6, 2, 4)
     """
-    if nonlinearity not in Elman.activations:
-        raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    nonlinearity = check_nonlinearity(nonlinearity)
     checked = Checked(
         X,
         dict(U=U, W=W, b=b),

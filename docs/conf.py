@@ -122,6 +122,24 @@ def align_math_blocks(app, doctree):
             block.children = [nodes.Text(f"\\begin{{aligned}}{latex}\\end{{aligned}}")]
 
 
+REMOTE = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//", re.I)
+
+
+def check_offline(app, exception):
+    """The pages must read right with no network: a script or stylesheet (or any
+    <link>) fetched from another host is a warning, so an error under -W."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from sphinx.util import logging
+
+    for page in sorted(Path(app.outdir).rglob("*.html")):
+        for match in REMOTE.finditer(page.read_text(encoding="utf-8")):
+            logging.getLogger(__name__).warning(
+                "%s loads %s... from the network", page.relative_to(app.outdir), match.group(0)
+            )
+
+
 def setup(app):
     app.add_role("kernel", kernel_role)
     app.connect("doctree-read", align_math_blocks)
+    app.connect("build-finished", check_offline)

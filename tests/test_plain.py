@@ -1,6 +1,7 @@
-"""mygru.plain, the readable numpy cells the docs show, against the fast kernels (and,
-for the LSTM, torch): the same numbers to 1e-12 in float64, so that the derivation on
-the page is the one the library computes."""
+"""mygru.plain, the readable numpy cells the docs show, against the fast kernels
+(mygru.gru, mygru.rnn, mygru.lstm; the LSTM also against torch.nn.LSTM): the same
+numbers to 1e-12 in float64, so that the derivation on the page is the one the library
+computes."""
 
 import mygrad as mg
 import numpy as np
@@ -136,3 +137,31 @@ def test_lstm_equals_torch(proj_size):
             close(torch_grads[k][..., j * D : (j + 1) * D], dW[k + gate])
     if proj_size:
         close(m.weight_hr_l0.grad.numpy().T, dW["Wp"])
+
+
+@pytest.mark.parametrize("projection", [False, True])
+@pytest.mark.parametrize("bp_lim", [None, 0, 2, T])
+def test_lstm_equals_kernel(projection, bp_lim):
+    """Against mygru.lstm: states, both total derivatives (s.grad and c.grad, every
+    step), dX, s0, c0 and the weights, also truncated."""
+    rng = np.random.default_rng(5)
+    P = 3 if projection else D
+    p = weights(rng, [k + gate for k in "UWb" for gate in LSTM_GATES], rows_W=P)
+    if projection:
+        p["Wp"] = rng.normal(size=(D, P)) / 2
+    X, s0, c0 = rng.normal(size=(T, N, C)), rng.normal(size=(N, P)), rng.normal(size=(N, D))
+    g_s, g_c = rng.normal(size=(T + 1, N, P)), rng.normal(size=(T + 1, N, D))
+
+    S, c, caches = plain_lstm.forward(p, X, s0, c0)
+    dS, dc, dX, dW = plain_lstm.backward(p, g_s, g_c, caches, bp_lim=bp_lim)
+
+    tensors = {name: mg.tensor(w) for name, w in p.items()}
+    Xt, s0t, c0t = mg.tensor(X), mg.tensor(s0), mg.tensor(c0)
+    order = [tensors[k + gate] for gate in LSTM_GATES for k in "UWb"]  # Ui, Wi, bi, Uf, ...
+    s, cell = mygru.lstm(Xt, *order, s0=s0t, c0=c0t, bp_lim=bp_lim, Wp=tensors.get("Wp"))
+    close(s.data, S)
+    close(cell.data, c)
+    ((s * g_s).sum() + (cell * g_c).sum()).backward()
+    check_against_op(s, tensors, Xt, s0t, dS, dX, dW)
+    close(cell.grad, dc)
+    close(c0t.grad, dc[0])

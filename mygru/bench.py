@@ -1,4 +1,5 @@
-"""``python -m mygru bench``: mygru side by side with mygrad's gru and torch.nn.GRU.
+"""``python -m mygru bench``: mygru side by side with mygrad's gru and torch.nn.GRU
+(and mygru.lstm with torch.nn.LSTM).
 
 All implementations run in one process on the same data, interleaved, at one
 BLAS / torch thread; each row reports medians and the peer/mygru time ratios
@@ -92,6 +93,74 @@ def runners(name, impl, X, params, grad, bp_lim=None):
         module(x)[0].backward(g)
 
     return fwd, fwd_bwd
+
+
+def make_lstm_case(size, dtype, seed=0):
+    """X, the twelve parameters of ``mygru.lstm`` (gates i, f, g, o) and dL/ds."""
+    T, N, C, D = SIZES[size]
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(T, N, C)).astype(dtype)
+    params = [(rng.normal(size=sh) / np.sqrt(sh[0])).astype(dtype) for sh in [(C, D), (D, D), (D,)] * 4]
+    grad = rng.normal(size=(T + 1, N, D)).astype(dtype)
+    return X, params, grad
+
+
+def lstm_runners(name, impl, X, params, grad):
+    """(forward, forward+backward) closures: mygru.lstm, or one layer of torch.nn.LSTM
+    on the same data (the loss on the outputs, as ``s[1:]``; torch's own weights)."""
+    if name == "mygru":
+        import mygrad as mg
+
+        import mygru
+
+        tensors = [mg.tensor(p) for p in params]
+
+        def fwd():
+            with mg.no_autodiff:
+                mygru.lstm(X, *tensors)
+
+        def fwd_bwd():
+            mygru.lstm(X, *tensors)[0].backward(grad)
+
+        return fwd, fwd_bwd
+    torch = impl
+    C, D = X.shape[2], params[2].shape[0]
+    module = torch.nn.LSTM(C, D).to(torch.float32 if X.dtype == np.float32 else torch.float64)
+    x, g = torch.tensor(X), torch.tensor(grad[1:])
+
+    def fwd():
+        with torch.no_grad():
+            module(x)
+
+    def fwd_bwd():
+        module.zero_grad(set_to_none=True)
+        module(x)[0].backward(g)
+
+    return fwd, fwd_bwd
+
+
+def lstm_table(found, sizes, dtypes, repeat):
+    """The LSTM rows (mygru.lstm against torch.nn.LSTM, one layer), printed; returns
+    them as dicts like the GRU's rows."""
+    impls = {"mygru": None, **({} if isinstance(found.get("torch"), str) else {"torch": found["torch"]})}
+    print("LSTM, one layer: mygru.lstm and torch.nn.LSTM (mygrad has none)")
+    head = f"{'cell':5} {'size':7} {'dtype':8} {'pass':8} {'mygru':>9} {'torch':>9} {'vs torch':>9}"
+    print(head)
+    print("-" * len(head))
+    rows = []
+    for size in sizes:
+        for dtype in dtypes:
+            X, params, grad = make_lstm_case(size, dtype)
+            cases = {name: lstm_runners(name, impl, X, params, grad) for name, impl in impls.items()}
+            med = median_times(cases, repeat)
+            for k, label in enumerate(("fwd", "fwd+bwd")):
+                t = {name: med[name][k] if name in med else None for name in ("mygru", "torch")}
+                print(
+                    f"{'lstm':5} {size:7} {dtype:8} {label:8} {fmt_ms(t['mygru'])} {fmt_ms(t['torch'])}"
+                    f" {fmt_ratio(t['torch'], t['mygru']):>9}"
+                )
+                rows.append(dict(size=size, dtype=dtype, pass_=label, seconds=t))
+    return rows
 
 
 def median_times(cases, repeat):
@@ -472,6 +541,8 @@ def main(argv=None):
                 frac = gru_flops(*SIZES[size]) / med["mygru"][1] / peak
                 print(f"  roofline: {frac:.0%} of single-thread sgemm ({peak / 1e9:.1f} GFLOP/s)")
                 results["roofline"] = dict(fraction=frac, sgemm_flops=peak)
+
+    results["lstm_rows"] = lstm_table(found, args.sizes, dtypes, args.repeat)
 
     if "long" in args.sizes:
         X, params, grad = make_case("long", "float32")

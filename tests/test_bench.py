@@ -37,6 +37,16 @@ def test_table_and_json_with_the_peers_missing(no_peers, tmp_path, capsys):
         assert r["seconds"]["mygrad"] is None and r["seconds"]["torch"] is None
         assert r["seconds"]["mygru"] * 1e3 == pytest.approx(float(line[3]), abs=1e-3)
     assert "cold_start" not in data and "memory" not in data
+    # the LSTM's rows: mygru's time, no torch time, no ratio
+    lstm = [line.split() for line in text.splitlines() if line.startswith("lstm ")]
+    assert [r[:4] for r in lstm] == [
+        ["lstm", "tiny", "float32", "fwd"],
+        ["lstm", "tiny", "float32", "fwd+bwd"],
+    ]
+    for r, row in zip(lstm, data["lstm_rows"]):
+        assert float(r[4]) > 0 and r[5:] == ["—"] * 2
+        assert (row["size"], row["dtype"], row["seconds"]["torch"]) == ("tiny", "float32", None)
+        assert row["seconds"]["mygru"] * 1e3 == pytest.approx(float(r[4]), abs=1e-3)
 
 
 def test_repeat_must_be_positive(no_peers, capsys):
@@ -149,3 +159,14 @@ def test_new_rows_in_the_table_and_json(no_peers, monkeypatch, tmp_path, capsys)
     assert bench.main(common + ["--no-end-to-end", "--no-threads"]) == 0
     data = json.loads(path.read_text())
     assert "end_to_end" not in data and "default_threads" not in data and "lengths" in data
+
+
+def test_lstm_runners_run_on_the_bench_case():
+    """Both LSTM runners run on the same case (torch's only when torch is installed)."""
+    X, params, grad = bench.make_lstm_case("tiny", "float64")
+    assert len(params) == 12 and grad.shape == (X.shape[0] + 1, X.shape[1], params[2].shape[0])
+    for fn in bench.lstm_runners("mygru", None, X, params, grad):
+        fn()
+    torch = pytest.importorskip("torch")
+    for fn in bench.lstm_runners("torch", torch, X, params, grad):
+        fn()

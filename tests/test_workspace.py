@@ -1,6 +1,10 @@
 """The work memory kept between calls (``mygru.workspace``): what it keeps, and that
 reusing it changes no number and never hands out an array a caller still holds."""
 
+import sys
+import threading
+import time
+
 import mygrad as mg
 import numpy as np
 import pytest
@@ -152,3 +156,85 @@ def test_lowering_the_limit_drops_what_no_longer_fits():
     assert ws.held == 2000  # the 1000-byte buffer was returned first, so it goes first
     ws.limit = 0
     assert ws.held == 0
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def in_threads(work, count=4, seconds=2.0):
+    """Run ``work(i, deadline)`` in ``count`` threads at once, the interpreter switching
+    threads every microsecond (so that a check-then-act race shows within seconds);
+    returns the exceptions the threads raised."""
+    errors = []
+
+    def target(i):
+        try:
+            work(i, time.perf_counter() + seconds)
+        except Exception as e:  # reported by the test, with the thread that raised it
+            errors.append(f"thread {i}: {type(e).__name__}: {e!r}")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    return errors
+
+
+def assert_held_is_exact(ws):
+    bufs = [buf for free in ws._free.values() for buf in free]
+    assert len({id(b) for b in bufs}) == len(bufs), "a buffer is kept twice"
+    assert ws.held == sum(b.size for b in bufs)
+    ws.limit = 0  # over-counted, this would pop from an empty workspace
+    assert ws.held == 0 and not ws._free
+
+
+def test_threads_taking_and_giving_at_once_share_no_buffer():
+    """Four threads take buffers of the same few sizes, fill them with their own mark, read
+    the mark back and give them back, again and again for 2 s: no buffer reaches two
+    threads at once, nothing raises, and ``held`` is exact afterwards. (Without the lock:
+    KeyError / IndexError from the check-then-pop within a second, and an over-counted
+    ``held`` that made lowering the limit raise StopIteration.)"""
+    ws = Workspace(limit=2**20, min_bytes=0)
+
+    def work(i, deadline):
+        mark = i + 1
+        while time.perf_counter() < deadline:
+            taken = []
+            arrays = [ws.empty((n,), F64, taken) for n in (8, 16, 8, 24)]
+            for a in arrays:
+                a.fill(mark)
+            for a in arrays:
+                assert np.all(a == mark), "a buffer was handed to two threads"
+            ws.give(taken)
+            ws.limit = 2**20  # setting the limit trims under the same lock
+
+    assert in_threads(work) == []
+    assert_held_is_exact(ws)
+
+
+def test_threads_calling_the_ops_at_once_get_their_own_numbers(monkeypatch):
+    """gru, gru with reset_after and rnn, forward and backward, in four threads at once on
+    their own data for 2 s, all going through the kinds in the same order (so that they
+    ask for the same sizes at the same time): each call gives exactly the numbers it
+    gives alone, and ``held`` is exact afterwards."""
+    monkeypatch.setattr(mygru.workspace, "min_bytes", 0)
+    mygru.workspace.clear()
+    kinds = ["gru", "gru_reset_after", "rnn_tanh", "rnn_relu"]
+    cases = [(None, 0.0, None), (2, 0.3, (6, 2, 5, 1))]  # (bp_lim, dropout, lengths)
+    expected = {(k, c, i): run(k, np.float64, *c, seed=i) for k in kinds for c in cases for i in range(4)}
+
+    def work(i, deadline):
+        while time.perf_counter() < deadline:
+            for kind in kinds:
+                for case in cases:
+                    for got, want in zip(run(kind, np.float64, *case, seed=i), expected[kind, case, i]):
+                        np.testing.assert_array_equal(got, want)
+
+    assert in_threads(work) == []
+    assert_held_is_exact(mygru.workspace)

@@ -16,10 +16,16 @@ the call and raise its peak.)
 Only arrays that never leave a kernel are taken from here; the states, s.grad
 and every gradient are new arrays, as before. Small arrays (below
 ``min_bytes``) come from numpy directly, where malloc reuses memory anyway.
+
+Threads: the workspace is the only state the kernels share, and one lock guards
+it (taking a buffer, giving buffers back, ``held``), so threads may call the ops
+at once: a buffer goes to one caller at a time, and ``held`` stays exact. What
+mygrad itself allows across threads is another matter (docs: conventions).
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from math import prod
 from numbers import Integral
@@ -33,7 +39,8 @@ class Workspace:
     """Buffers free for reuse, by size, at most ``limit`` bytes in all.
 
     Setting ``limit`` or ``min_bytes`` to anything but an int >= 0 raises a
-    TypeError or ValueError naming it.
+    TypeError or ValueError naming it. Threads may call every method at once: one
+    lock guards the kept buffers and ``held`` together.
 
     Attributes
     ----------
@@ -52,6 +59,7 @@ class Workspace:
         self._free: OrderedDict[int, list[np.ndarray]] = (
             OrderedDict()
         )  # nbytes -> [uint8 buffers], least recently returned first
+        self._lock = threading.Lock()  # guards _free and held together
         self.limit, self.min_bytes = limit, min_bytes
 
     @property
@@ -78,25 +86,30 @@ class Workspace:
         nbytes = prod(shape) * dtype.itemsize
         if nbytes < self._min_bytes:
             return np.empty(shape, dtype)
-        buf = self._pop(nbytes) if nbytes in self._free else np.empty(nbytes, np.uint8)
+        with self._lock:  # the check and the pop in one step: another thread may want this size
+            buf = self._pop(nbytes) if nbytes in self._free else None
+        if buf is None:
+            buf = np.empty(nbytes, np.uint8)
         taken.append(buf)
         return buf.view(dtype).reshape(shape)
 
     def give(self, taken: list[np.ndarray]) -> None:
         """Take back the buffers of ``taken`` (whose arrays nobody uses any more)."""
-        for buf in taken:
-            nbytes = buf.size
-            if nbytes > self._limit:
-                continue
-            self._free.setdefault(nbytes, []).append(buf)
-            self._free.move_to_end(nbytes)
-            self.held += nbytes
-        while self.held > self._limit:  # drop the sizes returned least recently
-            self._pop(next(iter(self._free)))
+        with self._lock:
+            for buf in taken:
+                nbytes = buf.size
+                if nbytes > self._limit:
+                    continue
+                self._free.setdefault(nbytes, []).append(buf)
+                self._free.move_to_end(nbytes)
+                self.held += nbytes
+            while self.held > self._limit:  # drop the sizes returned least recently
+                self._pop(next(iter(self._free)))
         taken.clear()
 
     def _pop(self, nbytes: int) -> np.ndarray:
-        """Remove one kept buffer of ``nbytes`` (there must be one) and return it."""
+        """Remove one kept buffer of ``nbytes`` (there must be one) and return it; the
+        caller holds the lock."""
         free = self._free[nbytes]
         buf = free.pop()
         self.held -= nbytes
@@ -106,8 +119,9 @@ class Workspace:
 
     def clear(self) -> None:
         """Let go of every kept buffer (``held`` becomes 0)."""
-        self._free.clear()
-        self.held = 0
+        with self._lock:
+            self._free.clear()
+            self.held = 0
 
     def __repr__(self) -> str:
         return f"Workspace(held={self.held}, limit={self.limit}, min_bytes={self.min_bytes})"

@@ -376,3 +376,69 @@ def test_empty_lengths_with_an_empty_batch():
         ValueError, match=r"lengths must have shape \(N,\) = \(2,\) with N from X, got shape \(0,\)"
     ):
         call_gru(lengths=[])
+
+
+def empty_dims_call(kind, X, params, s0, **kw):
+    """Call ``kind`` ("gru", "gru_reset_after", "rnn_tanh", "rnn_relu", "lstm") with Tensors;
+    the LSTM's two results side by side."""
+    if kind == "lstm":
+        return mg.concatenate(mygru.lstm(X, *params, s0=s0, **kw), axis=-1)
+    if kind.startswith("gru"):
+        extra = dict(reset_after=True, bhn=params[9]) if kind == "gru_reset_after" else {}
+        return mygru.gru(X, *params[:9], s0=s0, **extra, **kw)
+    return mygru.rnn(X, *params, s0=s0, nonlinearity=kind[4:], **kw)
+
+
+def empty_dims_case(kind, C_, D_, seed=0):
+    rng = np.random.default_rng(seed)
+    gates = {"gru": 3, "gru_reset_after": 3, "lstm": 4}.get(kind, 1)
+    shapes = [(C_, D_), (D_, D_), (D_,)] * gates + ([(D_,)] if kind == "gru_reset_after" else [])
+    X = rng.normal(size=(T, N, C_))
+    return X, [rng.normal(size=sh) * 0.5 for sh in shapes], rng.normal(size=(N, D_))
+
+
+KINDS = ["gru", "gru_reset_after", "rnn_tanh", "rnn_relu", "lstm"]
+OPTIONS = [{}, dict(bp_lim=1), dict(dropout=0.3, rng=0), dict(lengths=[3, 1])]
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_input_features_is_a_recurrence_driven_by_its_state_alone(kind, options):
+    """C = 0: X_t U is an empty sum, 0, so the states and the gradients of W, b and s0 are
+    those of C = 1 with X = 0; X and U get gradients of their own (empty) shapes."""
+    X, params, s0 = empty_dims_case(kind, 0, D)
+    X1, params1, _ = empty_dims_case(kind, 1, D)
+    for p, p1 in zip(params, params1):
+        if p.shape == p1.shape:
+            p1[...] = p  # W, b (and bhn) the same; U of C = 1 is anything, X = 0 hides it
+    results = []
+    for X_, ps in ((X, params), (np.zeros_like(X1), params1)):
+        tensors = [mg.tensor(p) for p in ps]
+        Xt, s0t = mg.tensor(X_), mg.tensor(s0)
+        s = empty_dims_call(kind, Xt, tensors, s0t, **options)
+        s.backward(np.ones(s.shape))
+        results.append((s, Xt, s0t, tensors))
+    (s, Xt, s0t, tensors), (s1, _, s0t1, tensors1) = results
+    np.testing.assert_allclose(s.data, s1.data, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(s0t.grad, s0t1.grad, rtol=1e-13, atol=1e-14)
+    assert Xt.grad.shape == (T, N, 0)
+    for p, p1 in zip(tensors, tensors1):
+        if p.shape != p1.shape:  # U: (0, D)
+            assert p.grad.shape == p.shape
+        else:
+            np.testing.assert_allclose(p.grad, p1.grad, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_hidden_units_gives_empty_states_and_zero_input_gradients(kind, options):
+    """D = 0: states of shape (T+1, N, 0); X's gradient is zeros (nothing depends on X), the
+    parameters' and s0's gradients have their own (empty) shapes."""
+    X, params, s0 = empty_dims_case(kind, C, 0)
+    tensors = [mg.tensor(p) for p in params]
+    Xt, s0t = mg.tensor(X), mg.tensor(s0)
+    s = empty_dims_call(kind, Xt, tensors, s0t, **options)
+    assert s.shape == (T + 1, N, 0)
+    s.backward(np.ones(s.shape))
+    np.testing.assert_array_equal(Xt.grad, np.zeros((T, N, C)))
+    assert s0t.grad.shape == (N, 0) and all(p.grad.shape == p.shape for p in tensors)

@@ -87,7 +87,7 @@ def sigmoid_halved(h, out):
 def flat(a):
     """``a`` (J, N, ...) as (J·N, ...), the J cells' rows stacked: a view, never a copy
     (a copy would lose what is written into it)."""
-    f = a.reshape(-1, *a.shape[2:])
+    f = a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])  # not -1: a dimension may be 0
     assert f.size == 0 or np.may_share_memory(f, a)
     return f
 
@@ -97,7 +97,7 @@ def mm(a, b, out):
     as one matrix product over the stacked rows (``flat``): one BLAS call, not one
     per step. The call is ``np.dot``, which costs about half of ``np.matmul`` per
     call on small matrices; ``out`` must be contiguous."""
-    np.dot(a.reshape(-1, a.shape[-1]), b, out=flat(out))
+    np.dot(a.reshape(a.shape[0] * a.shape[1], a.shape[-1]), b, out=flat(out))
     return out
 
 
@@ -383,7 +383,8 @@ class Recurrence:
     @staticmethod
     def outer(A, B):
         """Σ_t A_tᵀ B_t: the whole-sequence product behind every weight gradient."""
-        return A.reshape(-1, A.shape[-1]).T @ B.reshape(-1, B.shape[-1])
+        rows = A.shape[0] * A.shape[1]  # not -1: C or D may be 0
+        return A.reshape(rows, A.shape[-1]).T @ B.reshape(rows, B.shape[-1])
 
     # -- packing: named per-gate arrays <-> the side-by-side arrays used above --
 

@@ -257,3 +257,44 @@ def test_load_state_dict_names_the_key_of_a_tensor_numpy_cannot_read():
         m.load_state_dict(sd)
     for name, value in before.items():
         np.testing.assert_array_equal(getattr(m, name).data, value)
+
+
+# --------------------------------------------------------------------------- numpy views of torch tensors
+
+
+def test_numpy_views_of_torch_tensors_work_as_plain_array_arguments():
+    """``t.numpy()`` shares ``t``'s memory and has the torch tensor as its ``base``, which
+    mygrad's memory guard cannot lock (every mygrad op on such an array raised
+    AttributeError: 'Tensor' object has no attribute 'flags'). mygru copies such arrays
+    where they come in, so the ops and the modules take them; ``t`` is never written to."""
+    import mygru
+
+    rng = np.random.default_rng(8)
+    x = torch.tensor(rng.normal(size=(T, N, C)))
+    h0 = torch.tensor(rng.normal(size=(1, N, H)))
+    weights = [torch.tensor(rng.normal(size=sh)) for sh in [(C, H), (H, H), (H,)] * 3]
+    before = [t.clone() for t in (x, h0, *weights)]
+
+    s = mygru.gru(x.numpy(), *(w.numpy() for w in weights), s0=h0[0].numpy())
+    expected = mygru.gru(x.numpy().copy(), *(w.numpy().copy() for w in weights), s0=h0[0].numpy().copy())
+    np.testing.assert_array_equal(s.data, expected.data)
+    # torch tensors themselves are read as their values (nothing flows back to torch)
+    Wz = weights[1].clone().requires_grad_()
+    s = mygru.gru(x, weights[0], Wz, *weights[2:], s0=h0[0])
+    np.testing.assert_array_equal(s.data, expected.data)
+    assert Wz.grad is None
+    U = mg.tensor(weights[0].numpy())  # mygrad copies by default: an ordinary Tensor
+    s = mygru.gru(x.numpy()[1:], U, *(w.numpy() for w in weights[1:]))
+    s.sum().backward()
+    assert U.grad.shape == (C, H)
+
+    m = nn.GRU(C, H, dtype=np.float64, rng=0)
+    out, _ = m(x.numpy(), h0.numpy())
+    np.testing.assert_array_equal(out.data, m(x.numpy().copy(), h0.numpy().copy())[0].data)
+    cell = nn.RNNCell(C, H, dtype=np.float64, rng=0)
+    np.testing.assert_array_equal(
+        cell(x[0].numpy(), h0[0].numpy()).data, cell(x[0].numpy().copy(), h0[0].numpy().copy()).data
+    )
+    for t, b in zip((x, h0, *weights), before):
+        assert torch.equal(t, b)
+    assert x.numpy().flags.writeable

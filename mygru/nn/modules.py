@@ -25,11 +25,11 @@ from mygrad.operation_base import Operation
 from .._typing import ArrayLike, Nonlinearity, Seed
 from ..ops import gru, rnn
 from ..ops._base import (
-    as_array,
     check_lengths,
     check_nonlinearity,
     check_probability,
     check_rng,
+    lockable,
     real_array,
 )
 
@@ -87,19 +87,9 @@ def _cast(key, a, dtype):
 
 
 def _as_input(value: ArrayLike, a: np.ndarray) -> Tensor | np.ndarray:
-    """The argument to pass on: a Tensor as given (so it gets its gradient), else its array."""
-    return value if isinstance(value, Tensor) else a
-
-
-def _to_numpy(key, value):
-    """An entry of a state dict as an array: a mygrad Tensor, a torch tensor (even one
-    that requires grad or lives on a GPU; recognised without importing torch) or array-like."""
-    if not isinstance(value, Tensor) and callable(getattr(value, "detach", None)):
-        try:
-            return value.detach().cpu().numpy()
-        except (TypeError, RuntimeError) as e:  # e.g. bfloat16, which numpy has no dtype for
-            raise TypeError(f"{key} must be a tensor numpy can read, got {e}") from None
-    return as_array(key, value)
+    """The argument to pass on: a Tensor as given (so it gets its gradient), else its array
+    (a copy if mygrad could not lock it: see ``lockable``)."""
+    return value if isinstance(value, Tensor) else lockable(a)
 
 
 # --------------------------------------------------------------------------- reversal
@@ -306,7 +296,7 @@ class _Module:
         values = {}  # everything converted and checked before anything is written
         for name, shape in self._shapes.items():
             key = f"state_dict[{name!r}]"
-            a = real_array(key, _to_numpy(key, state_dict[name]))
+            a = real_array(key, state_dict[name])
             if a.shape != shape:
                 raise ValueError(f"{key} must have shape {shape}, got shape {a.shape}")
             values[name] = _cast(key, a, self.dtype)

@@ -23,6 +23,7 @@ __all__ = [
     "check_nonlinearity",
     "check_probability",
     "check_rng",
+    "lockable",
     "real_array",
 ]
 
@@ -85,7 +86,7 @@ class Checked:
                 f"{name} must have shape ({spelled}) = {want} with {reasons}, got shape {a.shape}"
             )
         self.arrays[name] = a
-        self.inputs[name] = value if isinstance(value, Tensor) else a
+        self.inputs[name] = value if isinstance(value, Tensor) else lockable(a)
 
     def state_shape(self, name):
         """The shape of the initial state ``name``: s0 (N, P), c0 (N, D)."""
@@ -111,16 +112,34 @@ class Checked:
 
 
 def as_array(name, value):
-    """A Tensor's data, or an array-like as an array; a ragged nested sequence (rows of
-    different lengths) is a ValueError naming ``name``, not numpy's anonymous one."""
+    """A Tensor's data, a torch tensor's values (recognised without importing torch; also
+    one that requires grad or lives on a GPU), or an array-like as an array. A ragged
+    nested sequence (rows of different lengths) is a ValueError naming ``name``, not
+    numpy's anonymous one, and a torch tensor numpy cannot read (bfloat16) a TypeError."""
     if isinstance(value, Tensor):
         return value.data
+    if callable(getattr(value, "detach", None)) and callable(getattr(value, "numpy", None)):
+        try:
+            return value.detach().cpu().numpy()
+        except (TypeError, RuntimeError) as e:
+            raise TypeError(f"{name} must be a tensor numpy can read, got {e}") from None
     try:
         return np.asarray(value)
     except ValueError as e:  # numpy: "... has an inhomogeneous shape after k dimensions ..."
         raise ValueError(
             f"{name} must be an array or a nested sequence of one shape, got a ragged one (numpy: {e})"
         ) from None
+
+
+def lockable(a):
+    """``a``, or a copy of it when its memory is not a numpy array's (``t.numpy()`` of a
+    torch tensor, a buffer, a memmap): mygrad's memory guard locks an array and its
+    ``base`` through numpy's flags and fails, in every mygrad operation, on a base of
+    another kind. Whatever owns the memory is never written to either way."""
+    owner = a
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    return a if isinstance(owner, np.ndarray) else a.copy()
 
 
 # the dtypes mygru computes in or promotes (integers too): everything else is refused

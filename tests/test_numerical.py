@@ -62,3 +62,57 @@ def test_gradients_match_finite_differences(kind, kwargs):
     (call(*tensors) * weights).sum().backward()
     for name, t, num in zip(["X", "s0", *range(len(params))], tensors, numerical_grads(loss, arrays)):
         np.testing.assert_allclose(t.grad, num, atol=1e-7, rtol=1e-6, err_msg=str(name))
+
+
+# --------------------------------------------------------------------------- non-finite values (docs: conventions)
+
+
+def nonfinite_case(kind, X):
+    rng = np.random.default_rng(5)
+    C, D = X.shape[-1], 4
+    params = [
+        mg.tensor(rng.normal(size=sh) * 0.5) for sh in [(C, D), (D, D), (D,)] * (3 if kind == "gru" else 1)
+    ]
+    Xt = mg.tensor(X)
+    s = mygru.gru(Xt, *params) if kind == "gru" else mygru.rnn(Xt, *params)
+    s.backward(np.ones(s.shape))
+    return s, Xt, params
+
+
+@pytest.mark.parametrize("kind", ["gru", "rnn"])
+def test_nan_spreads_silently_to_what_it_reaches(kind):
+    X = np.random.default_rng(6).normal(size=(4, 2, 3))
+    X[1, 0, 0] = np.nan
+    s, Xt, params = nonfinite_case(kind, X)
+    assert np.all(np.isfinite(s.data[:2])) and np.all(np.isfinite(s.data[:, 1]))  # before it, and batch row 1
+    assert np.all(np.isnan(s.data[2:, 0]))
+    assert np.isnan(Xt.grad[:2, 0]).all() and np.isfinite(Xt.grad[:, 1]).all()
+    assert all(np.isnan(p.grad).any() for p in params)
+
+
+@pytest.mark.parametrize("kind", ["gru", "rnn"])
+def test_inf_in_x_saturates_the_states_and_makes_the_input_weights_gradient_nan(kind):
+    X = np.random.default_rng(6).normal(size=(4, 2, 3))
+    X[1, 0, 0] = np.inf
+    with pytest.warns(RuntimeWarning, match="invalid value encountered"):
+        s, Xt, params = nonfinite_case(kind, X)
+    assert np.all(np.isfinite(s.data)) and np.all(np.isfinite(Xt.grad))
+    assert np.isnan(params[0].grad).any() and np.all(np.isfinite(params[1].grad))
+
+
+def test_a_relu_cell_with_gain_above_one_overflows_float32_after_88_over_ln_gain_steps():
+    """States grow as gain^t: in float32 they become inf near t = ln(3.4e38) / ln(gain) with
+    numpy's overflow warning, then the backward gives NaN (inf − inf, inf · 0); float64
+    holds 8 times as many steps."""
+    T, N, C, D, gain = 60, 2, 3, 4, 8.0
+    rng = np.random.default_rng(7)
+    X, U = np.abs(rng.normal(size=(T, N, C))), np.abs(rng.normal(size=(C, D)))
+    W, b = np.eye(D) * gain, np.zeros(D)
+    W32 = mg.tensor(W.astype(np.float32))
+    with pytest.warns(RuntimeWarning, match="overflow|invalid value"):
+        s = mygru.rnn(*(a.astype(np.float32) for a in (X, U)), W32, b.astype(np.float32), nonlinearity="relu")
+        s.backward(np.ones(s.shape))
+    first_inf = np.argmax(np.isinf(s.data).any(axis=(1, 2)))
+    assert s.dtype == np.float32 and abs(first_inf - 88.7 / np.log(gain)) < 4
+    assert np.isnan(W32.grad).any()
+    assert np.all(np.isfinite(mygru.rnn(X, U, W, b, nonlinearity="relu").data))

@@ -139,7 +139,29 @@ def check_offline(app, exception):
             )
 
 
+# reST that did not render: an inline literal or a role that docutils left as text
+RAW_REST = re.compile(r"``[^`\n]{0,80}``|``|:(?:func|meth|class|attr|mod|data|ref|doc|math):`")
+CODE = re.compile(r"<(pre|code|script|style)\b.*?</\1>", re.S | re.I)
+
+
+def check_rendered(app, exception):
+    """Markup left as text on a built page (say ``x`` after a character that may not
+    start an inline literal) is a warning, so an error under -W."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from sphinx.util import logging
+
+    for page in sorted(Path(app.outdir).rglob("*.html")):
+        text = re.sub(r"<[^>]+>", "", CODE.sub("", page.read_text(encoding="utf-8")))
+        for match in RAW_REST.finditer(text):
+            context = _squash(text[max(0, match.start() - 40) : match.end() + 40])
+            logging.getLogger(__name__).warning(
+                "%s shows markup as text: ...%s...", page.relative_to(app.outdir), context
+            )
+
+
 def setup(app):
     app.add_role("kernel", kernel_role)
     app.connect("doctree-read", align_math_blocks)
     app.connect("build-finished", check_offline)
+    app.connect("build-finished", check_rendered)

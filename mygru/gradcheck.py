@@ -87,7 +87,7 @@ def gradcheck(
 
     Every input is copied to float64; the copies go through ``f`` and back through
     mygrad's backward, and each element of each non-constant copy is nudged by
-    ±``eps`` to get the numerical derivative (f(x + eps) - f(x - eps)) / (2 eps).
+    ``±eps`` to get the numerical derivative (f(x + eps) - f(x - eps)) / (2 eps).
     The output, of any shape, is reduced to the scalar ``sum(w * f(*tensors))``
     with fixed weights w ~ N(0, 1) drawn from ``numpy.random.default_rng(0)``: a plain
     sum would hide errors in directions that sum to zero (a softmax's outputs, for

@@ -70,7 +70,7 @@ def test_creator_masks_and_the_cell_state_operation():
     s, c = mygru.lstm(X, *params)
     assert isinstance(s.creator, mygru.LSTMOp) and s.creator.dropout_masks is None
     assert s.creator.bp_lim is None
-    assert c.creator.lstm is s.creator
+    assert c.creator.lstm() is s.creator
     np.testing.assert_array_equal(s.data[0], 0)
     np.testing.assert_array_equal(c.data[0], 0)
 
@@ -142,6 +142,19 @@ def test_activations_released_after_backward(loss):
     assert op._kernel is not None
     lstm_backward(s, c, np.ones((5, 3, 6)), loss)
     assert op._kernel is None and op._grads is None
+
+
+def test_a_loss_on_s_alone_unlocks_the_parameters_while_c_lives():
+    """mygrad keeps an op's inputs read-only while the op lives; after a backward from s
+    alone, c (still held, as ``output, (h_n, c_n) = m(x)`` holds it) must not keep the
+    LSTMOp alive, or an optimizer's in-place step on the parameters raises."""
+    X, _s0, _c0, params, _ = make()
+    s, c = mygru.lstm(X, *params)
+    s.sum().backward()
+    assert all(p.data.flags.writeable for p in params)
+    params[0].data += 1.0  # what mynn's optimizers do
+    with pytest.raises(mg.errors.InvalidBackprop):  # as for any graph a backward released
+        c.sum().backward()
 
 
 def test_no_cache_kept_when_nothing_can_backprop():

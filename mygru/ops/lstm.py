@@ -110,15 +110,22 @@ class LSTMProjOp(LSTMOp):
 class CellStateOp(Operation):
     """``c``, the cell states an :class:`LSTMOp` computed, as an operation of its
     output ``s``. Being downstream of ``s``, its backward runs before the LSTMOp's:
-    it hands dL/dc to the LSTMOp and nothing to ``s`` directly."""
+    it hands dL/dc to the LSTMOp and nothing to ``s`` directly.
+
+    It holds the LSTMOp weakly: mygrad keeps an op's inputs read-only while the op
+    lives, so a strong reference from a ``c`` that outlives a backward from ``s``
+    alone would keep the parameters locked against an optimizer's in-place step.
+    While a backward can still reach the LSTMOp, ``s`` keeps it alive."""
 
     def __call__(self, s, *, lstm, value):
         self.variables = (s,)
-        self.lstm = lstm
+        self.lstm = None if lstm is None else weakref.ref(lstm)  # None: no graph to reach
         return value
 
     def backward_var(self, grad, index, **kwargs):
-        self.lstm._c_grad = grad
+        lstm = None if self.lstm is None else self.lstm()
+        if lstm is not None:  # else its graph was released by an earlier backward
+            lstm._c_grad = grad
         return np.zeros(self.variables[0].shape, grad.dtype)
 
 

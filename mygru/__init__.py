@@ -5,7 +5,7 @@
 - :func:`rnn` / :class:`RNNOp`: the Elman recurrence (tanh or relu), the same way.
 - :func:`lstm` / :class:`LSTMOp`: the long short-term memory (torch's cell, with its
   optional projection), the same way, returning the hidden and the cell states.
-- :mod:`mygru.nn`: torch-compatible GRU, RNN, GRUCell and RNNCell modules.
+- :mod:`mygru.nn`: torch-compatible GRU, RNN, LSTM, GRUCell, RNNCell and LSTMCell modules.
 - :func:`gradcheck`: finite differences against mygrad's backward, for any function.
 - :data:`workspace`: the work memory the kernels keep between calls (``.clear()``,
   ``.limit``, ``.held``).

@@ -1,7 +1,8 @@
-"""mygru.nn against torch.nn in float64: outputs, h_n and the gradients of x, h0 and every
-parameter by name, over layers × directions × batch_first × bias × lengths, for GRU, RNN
-(tanh, relu) and the cells; state_dict / from_torch / to_torch round trips. Skipped
-without torch (the rest of the nn tests, in test_nn.py, do not need it)."""
+"""mygru.nn against torch.nn in float64: outputs, h_n (and the LSTM's c_n) and the gradients
+of x, h0 (c0) and every parameter by name, over layers × directions × batch_first × bias ×
+lengths (× proj_size for the LSTM), for GRU, RNN (tanh, relu), LSTM and the cells;
+state_dict / from_torch / to_torch round trips. Skipped without torch (the rest of the nn
+tests, in test_nn.py, do not need it)."""
 
 import itertools
 
@@ -25,39 +26,72 @@ KINDS = {  # name -> (mygru class, torch class, extra constructor arguments)
 }
 
 
+def pair(values):
+    """A module's state argument or result as a tuple of parts: (h,), or the LSTM's (h, c)."""
+    return values if isinstance(values, tuple) else (values,)
+
+
+def unpair(parts):
+    """The inverse of ``pair``: one part alone, two as the LSTM's tuple."""
+    return parts[0] if len(parts) == 1 else tuple(parts)
+
+
+def results(output, finals, x, state0, params):
+    """Named arrays to compare: output, h_n (c_n), the gradients of x, h0 (c0) and each parameter."""
+    parts = "hc"[: len(finals)]
+    grads0 = [None] * len(parts) if state0 is None else state0
+    return dict(
+        output=output,
+        **{f"{part}_n": final for part, final in zip(parts, finals)},
+        x=x,
+        **{f"{part}0": g for part, g in zip(parts, grads0)},
+        **params,
+    )
+
+
 def torch_forward_backward(module, x, h0, lengths, batch_first, g_out, g_hn):
-    """torch's results and gradients; with lengths through pack/pad (enforce_sorted=False)."""
+    """torch's results and gradients; with lengths through pack/pad (enforce_sorted=False).
+    ``h0`` and ``g_hn`` are arrays, or for an LSTM the pairs (h0, c0) and (g of h_n, g of c_n)."""
     xt = torch.tensor(x, requires_grad=True)
-    h0t = None if h0 is None else torch.tensor(h0, requires_grad=True)
+    h0t = None if h0 is None else [torch.tensor(a, requires_grad=True) for a in pair(h0)]
+    hx = None if h0t is None else unpair(h0t)
     if lengths is None:
-        out, hn = module(xt, h0t)
+        out, hn = module(xt, hx)
     else:
         packed = pack_padded_sequence(
             xt, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False
         )
-        out, hn = module(packed, h0t)
+        out, hn = module(packed, hx)
         out, _ = pad_packed_sequence(out, batch_first=batch_first, total_length=T)
-    ((out * torch.tensor(g_out)).sum() + (hn * torch.tensor(g_hn)).sum()).backward()
-    return dict(
-        output=out.detach().numpy(),
-        h_n=hn.detach().numpy(),
-        x=xt.grad.numpy(),
-        h0=None if h0 is None else h0t.grad.numpy(),
-        **{name: p.grad.numpy() for name, p in module.named_parameters()},
+    finals = pair(hn)
+    loss = (out * torch.tensor(g_out)).sum()
+    for final, g in zip(finals, pair(g_hn)):
+        loss = loss + (final * torch.tensor(g)).sum()
+    loss.backward()
+    return results(
+        out.detach().numpy(),
+        [final.detach().numpy() for final in finals],
+        xt.grad.numpy(),
+        None if h0t is None else [a.grad.numpy() for a in h0t],
+        {name: p.grad.numpy() for name, p in module.named_parameters()},
     )
 
 
 def mygru_forward_backward(module, x, h0, lengths, g_out, g_hn):
     xm = mg.tensor(x)
-    h0m = None if h0 is None else mg.tensor(h0)
-    out, hn = module(xm, h0m, lengths=lengths)
-    ((out * g_out).sum() + (hn * g_hn).sum()).backward()
-    return dict(
-        output=out.data,
-        h_n=hn.data,
-        x=xm.grad,
-        h0=None if h0 is None else h0m.grad,
-        **{name: getattr(module, name).grad for name in module.state_dict()},
+    h0m = None if h0 is None else [mg.tensor(a) for a in pair(h0)]
+    out, hn = module(xm, None if h0m is None else unpair(h0m), lengths=lengths)
+    finals = pair(hn)
+    loss = (out * g_out).sum()
+    for final, g in zip(finals, pair(g_hn)):
+        loss = loss + (final * g).sum()
+    loss.backward()
+    return results(
+        out.data,
+        [final.data for final in finals],
+        xm.grad,
+        None if h0m is None else [a.grad for a in h0m],
+        {name: getattr(module, name).grad for name in module.state_dict()},
     )
 
 
@@ -120,6 +154,96 @@ def test_unbatched_sequence_matches_torch(kind):
     assert_same(mygru_forward_backward(cls.from_torch(tm), x, h0, None, g_out, g_hn), theirs)
 
 
+PROJ = 2  # a proj_size smaller than H
+
+
+@pytest.mark.parametrize(
+    "layers, bidirectional, batch_first, bias, lengths, proj_size",
+    list(
+        itertools.product([1, 2, 3], [False, True], [False, True], [True, False], [None, LENGTHS], [0, PROJ])
+    ),
+)
+def test_lstm_matches_torch(layers, bidirectional, batch_first, bias, lengths, proj_size):
+    torch.manual_seed(layers)
+    tm = torch.nn.LSTM(
+        C,
+        H,
+        num_layers=layers,
+        bias=bias,
+        batch_first=batch_first,
+        bidirectional=bidirectional,
+        proj_size=proj_size,
+    ).double()
+    m = nn.LSTM.from_torch(tm)
+    assert list(m.state_dict()) == list(tm.state_dict())  # names and order, weight_hr_l{k} included
+    assert [p.shape for p in m.parameters] == [tuple(p.shape) for p in tm.parameters()]
+
+    rng = np.random.default_rng(0)
+    dirs, P = 2 if bidirectional else 1, proj_size or H
+    x = rng.normal(size=(N, T, C) if batch_first else (T, N, C))
+    hx = rng.normal(size=(layers * dirs, N, P)), rng.normal(size=(layers * dirs, N, H))
+    g_out = rng.normal(size=(N, T, dirs * P) if batch_first else (T, N, dirs * P))
+    g_hx = rng.normal(size=(layers * dirs, N, P)), rng.normal(size=(layers * dirs, N, H))
+    theirs = torch_forward_backward(tm, x, hx, lengths, batch_first, g_out, g_hx)
+    ours = mygru_forward_backward(m, x, hx, lengths, g_out, g_hx)
+    assert {"c_n", "c0"} <= ours.keys()
+    assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize("lengths", [None, LENGTHS])
+@pytest.mark.parametrize("proj_size", [0, PROJ])
+def test_lstm_without_hx_matches_torch(lengths, proj_size):
+    tm = torch.nn.LSTM(C, H, num_layers=2, bidirectional=True, proj_size=proj_size).double()
+    rng = np.random.default_rng(1)
+    P = proj_size or H
+    x, g_out = rng.normal(size=(T, N, C)), rng.normal(size=(T, N, 2 * P))
+    g_hx = rng.normal(size=(4, N, P)), rng.normal(size=(4, N, H))
+    theirs = torch_forward_backward(tm, x, None, lengths, False, g_out, g_hx)
+    assert_same(mygru_forward_backward(nn.LSTM.from_torch(tm), x, None, lengths, g_out, g_hx), theirs)
+
+
+@pytest.mark.parametrize("proj_size", [0, PROJ])
+def test_unbatched_lstm_matches_torch(proj_size):
+    tm = torch.nn.LSTM(C, H, num_layers=2, bidirectional=True, batch_first=True, proj_size=proj_size).double()
+    rng = np.random.default_rng(2)
+    P = proj_size or H
+    x, hx = rng.normal(size=(T, C)), (rng.normal(size=(4, P)), rng.normal(size=(4, H)))
+    g_out, g_hx = rng.normal(size=(T, 2 * P)), (rng.normal(size=(4, P)), rng.normal(size=(4, H)))
+    theirs = torch_forward_backward(tm, x, hx, None, True, g_out, g_hx)
+    assert_same(mygru_forward_backward(nn.LSTM.from_torch(tm), x, hx, None, g_out, g_hx), theirs)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize("with_hx", [True, False])
+def test_lstm_cell_matches_torch(bias, batched, with_hx):
+    tm = torch.nn.LSTMCell(C, H, bias=bias).double()
+    m = nn.LSTMCell.from_torch(tm)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    rng = np.random.default_rng(3)
+    lead = (N,) if batched else ()
+    x, h, c = (rng.normal(size=lead + (k,)) for k in (C, H, H))
+    g_h, g_c = rng.normal(size=lead + (H,)), rng.normal(size=lead + (H,))
+
+    xt = torch.tensor(x, requires_grad=True)
+    hxt = (torch.tensor(h, requires_grad=True), torch.tensor(c, requires_grad=True)) if with_hx else None
+    ht, ct = tm(xt, hxt)
+    ((ht * torch.tensor(g_h)).sum() + (ct * torch.tensor(g_c)).sum()).backward()
+    xm = mg.tensor(x)
+    hxm = (mg.tensor(h), mg.tensor(c)) if with_hx else None
+    hm, cm = m(xm, hxm)
+    ((hm * g_h).sum() + (cm * g_c).sum()).backward()
+
+    np.testing.assert_allclose(hm.data, ht.detach().numpy(), **TOL)
+    np.testing.assert_allclose(cm.data, ct.detach().numpy(), **TOL)
+    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), **TOL)
+    if with_hx:
+        for ours, theirs in zip(hxm, hxt):
+            np.testing.assert_allclose(ours.grad, theirs.grad.numpy(), **TOL)
+    for name, p in tm.named_parameters():
+        np.testing.assert_allclose(getattr(m, name).grad, p.grad.numpy(), err_msg=name, **TOL)
+
+
 CELLS = {
     "gru": (nn.GRUCell, "GRUCell", {}),
     "rnn_tanh": (nn.RNNCell, "RNNCell", {"nonlinearity": "tanh"}),
@@ -171,6 +295,21 @@ def test_a_cell_step_by_step_equals_the_sequence_module():
     np.testing.assert_allclose(np.stack(states), seq(x)[0].data, **TOL)
 
 
+def test_an_lstm_cell_step_by_step_equals_the_sequence_module():
+    cell = nn.LSTMCell(C, H, dtype=np.float64, rng=0)
+    seq = nn.LSTM(C, H, dtype=np.float64)
+    seq.load_state_dict({f"{name}_l0": a for name, a in cell.state_dict().items()})
+    x = np.random.default_rng(4).normal(size=(T, N, C))
+    hx, states = None, []
+    for t in range(T):
+        hx = cell(x[t], hx)
+        states.append(hx[0].data)
+    output, (h_n, c_n) = seq(x)
+    np.testing.assert_allclose(np.stack(states), output.data, **TOL)
+    np.testing.assert_allclose(hx[0].data, h_n.data[0], **TOL)
+    np.testing.assert_allclose(hx[1].data, c_n.data[0], **TOL)
+
+
 # --------------------------------------------------------------------------- round trips
 
 
@@ -178,8 +317,11 @@ ROUND_TRIP_CASES = [
     (nn.GRU, dict(num_layers=2, bidirectional=True, dropout=0.25, batch_first=True)),
     (nn.GRU, dict(bias=False)),
     (nn.RNN, dict(num_layers=3, nonlinearity="relu", bias=False, bidirectional=True)),
+    (nn.LSTM, dict(num_layers=2, bidirectional=True, proj_size=2, dropout=0.25, batch_first=True)),
+    (nn.LSTM, dict(bias=False)),
     (nn.GRUCell, dict(bias=False)),
     (nn.RNNCell, dict(nonlinearity="relu")),
+    (nn.LSTMCell, dict(bias=False)),
 ]
 
 
@@ -230,6 +372,8 @@ def test_from_torch_rejects_the_wrong_class_and_dtype():
         nn.GRU.from_torch(torch.nn.RNN(C, H))
     with pytest.raises(TypeError, match="module must be a torch.nn.RNNCell, got Linear"):
         nn.RNNCell.from_torch(torch.nn.Linear(C, H))
+    with pytest.raises(TypeError, match="module must be a torch.nn.LSTM, got GRU"):
+        nn.LSTM.from_torch(torch.nn.GRU(C, H))
     with pytest.raises(
         TypeError, match=r"module's parameters must all be float32 or all float64, got \['float16'\]"
     ):

@@ -72,8 +72,10 @@ def test_the_public_api_is_found():
         "mygru.ops.lstm.lstm",
         "mygru.gradcheck.gradcheck",
         "mygru.nn.modules.GRU.__init__",
-        "mygru.nn.modules._Recurrent.__call__",
-        "mygru.nn.modules._Cell.__call__",
+        "mygru.nn.modules._SingleStateRecurrent.__call__",
+        "mygru.nn.modules._SingleStateCell.__call__",
+        "mygru.nn.modules.LSTM.__call__",
+        "mygru.nn.modules.LSTMCell.__call__",
         "mygru.nn.modules._Module.load_state_dict",
         "mygru.nn.modules._Module.from_torch",
         "mygru.nn.modules._Module.parameters (get)",
@@ -105,6 +107,8 @@ def test_signatures_say_what_the_docs_say():
     call = typing.get_type_hints(mygru.nn.GRU.__call__)
     assert call["return"] == tuple[Tensor, Tensor]
     assert typing.get_type_hints(mygru.nn.GRUCell.__call__)["return"] is Tensor
+    assert typing.get_type_hints(mygru.nn.LSTM.__call__)["return"] == tuple[Tensor, tuple[Tensor, Tensor]]
+    assert typing.get_type_hints(mygru.nn.LSTMCell.__call__)["return"] == tuple[Tensor, Tensor]
     assert typing.get_type_hints(mygru.nn.GRU.state_dict)["return"] == dict[str, np.ndarray]
     assert typing.get_type_hints(mygru.gradcheck)["return"] is mygru.gradcheck.__globals__["GradcheckReport"]
 
@@ -131,6 +135,8 @@ def _attribute_hints(cls):
         (mygru.nn.GRU, {"input_size", "hidden_size", "num_layers", "bias", "batch_first", "dropout"}),
         (mygru.nn.GRU, {"bidirectional", "variational_dropout", "dtype", "training"}),
         (mygru.nn.GRUCell, {"input_size", "hidden_size", "bias", "weight_ih", "weight_hh", "bias_ih"}),
+        (mygru.nn.LSTM, {"proj_size", "num_layers", "bidirectional", "dtype", "training"}),
+        (mygru.nn.LSTMCell, {"input_size", "hidden_size", "bias", "weight_ih", "weight_hh", "bias_ih"}),
     ],
 )
 def test_documented_attributes_are_annotated(cls, attributes):

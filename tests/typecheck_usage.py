@@ -38,6 +38,13 @@ if TYPE_CHECKING:
     assert_type(nn.RNN.from_torch(object()), nn.RNN)
     nn.GRU(3, 4, rng="seed")  # type: ignore[arg-type]
 
+    lstm = nn.LSTM(3, 4, num_layers=2, proj_size=2)
+    output, (h_n, c_n) = lstm(X, (np.zeros((2, 2, 2)), np.zeros((2, 2, 4))), lengths=[5, 2])
+    assert_type(c_n, Tensor)
+    assert_type(lstm.train(), nn.LSTM)
+    assert_type(nn.LSTMCell(3, 4)(np.zeros((2, 3))), tuple[Tensor, Tensor])
+    assert_type(lstm.proj_size, int)
+
     h = nn.GRUCell(3, 4)(np.zeros((2, 3)))
     assert_type(h, Tensor)
     assert_type(nn.GRUCell(3, 4).weight_ih, Tensor)

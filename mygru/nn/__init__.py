@@ -1,16 +1,19 @@
-"""``mygru.nn``: torch-compatible recurrent modules built on :func:`mygru.gru` and
-:func:`mygru.rnn`.
+"""``mygru.nn``: torch-compatible recurrent modules built on :func:`mygru.gru`,
+:func:`mygru.rnn` and :func:`mygru.lstm`.
 
-- :class:`GRU`, :class:`RNN`: multi-layer, bidirectional, ``batch_first``, torch's
-  inter-layer ``dropout``, variable ``lengths``; ``m(x, h0, lengths) -> (output, h_n)``.
-- :class:`GRUCell`, :class:`RNNCell`: one step, ``cell(x, h) -> h'``.
+- :class:`GRU`, :class:`RNN`, :class:`LSTM`: multi-layer, bidirectional, ``batch_first``,
+  torch's inter-layer ``dropout``, variable ``lengths``; ``m(x, h0, lengths) -> (output,
+  h_n)``, the LSTM's ``m(x, (h0, c0), lengths) -> (output, (h_n, c_n))``.
+- :class:`GRUCell`, :class:`RNNCell`: one step, ``cell(x, h) -> h'``; :class:`LSTMCell`:
+  ``cell(x, (h, c)) -> (h', c')``.
 
 Every module holds its parameters as mygrad Tensor attributes under torch's names and
-layouts (``weight_ih_l0``, ..., gate order r, z, n), exposes them as ``m.parameters``
-(mynn's convention, so mynn's optimizers work), and converts to and from torch with
-``state_dict`` / ``load_state_dict`` / ``from_torch`` / ``to_torch``.
+layouts (``weight_ih_l0``, ..., gate order r, z, n for the GRU and i, f, g, o for the
+LSTM), exposes them as ``m.parameters`` (mynn's convention, so mynn's optimizers work),
+and converts to and from torch with ``state_dict`` / ``load_state_dict`` /
+``from_torch`` / ``to_torch``.
 """
 
-from .modules import GRU, RNN, GRUCell, RNNCell
+from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
-__all__ = ["GRU", "RNN", "GRUCell", "RNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]

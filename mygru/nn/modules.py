@@ -1,11 +1,13 @@
-"""The torch-compatible modules: :class:`GRU`, :class:`RNN`, :class:`GRUCell`, :class:`RNNCell`.
+"""The torch-compatible modules: :class:`GRU`, :class:`RNN`, :class:`LSTM` and their cells.
 
 A module holds torch's parameters and maps them, once per call, onto the arguments of
-:func:`mygru.gru` (``reset_after=True``, PyTorch's formulation) or :func:`mygru.rnn`;
-the recurrences themselves, variable lengths included, run inside those operations.
+:func:`mygru.gru` (``reset_after=True``, PyTorch's formulation), :func:`mygru.rnn` or
+:func:`mygru.lstm`; the recurrences themselves, variable lengths included, run inside
+those operations.
 
-Notation: T steps, a batch of N, C = ``input_size``, H = ``hidden_size``, L =
-``num_layers``, dirs = 2 if ``bidirectional`` else 1.
+Notation: T steps, a batch of N, C = ``input_size``, H = ``hidden_size``, P = the size of
+the state h (``proj_size`` for a projected LSTM, else H), L = ``num_layers``, dirs = 2 if
+``bidirectional`` else 1.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from mygrad import Tensor
 from mygrad.operation_base import Operation
 
 from .._typing import ArrayLike, Nonlinearity, Seed
-from ..ops import gru, rnn
+from ..ops import gru, lstm, rnn
 from ..ops._base import (
     check_lengths,
     check_nonlinearity,
@@ -33,7 +35,10 @@ from ..ops._base import (
     real_array,
 )
 
-__all__ = ["GRU", "RNN", "GRUCell", "RNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
+
+# the LSTM's state argument: (h, c), also as a list of two, as torch takes it
+StatePair = tuple[ArrayLike, ArrayLike] | list[ArrayLike]
 
 
 # --------------------------------------------------------------------------- checks
@@ -125,9 +130,12 @@ def _reverse(seq, order):
     return Tensor._op(_ReverseWithin, seq, op_args=(order,))
 
 
-# --------------------------------------------------------------------------- the two cells
+# --------------------------------------------------------------------------- the three cells
 
-# the parameters of one layer and direction, in the order ``_recurrence`` takes them
+# A math class names the parameters of one layer and direction in the order that its
+# ``_recurrence`` takes them (``_kinds``) and the parts of its state (``_states``: h, and
+# the LSTM's c); ``_recurrence(X, params, state0, lengths, dropout)`` takes one initial
+# value or None per part and returns one (T+1, N, ·) sequence per part, h first.
 _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
@@ -135,11 +143,14 @@ class _GRUMath:
     """Runs :func:`mygru.gru` on torch's GRU parameters."""
 
     _gates = 3
+    _kinds: tuple[str, ...] = _KINDS
+    _states: tuple[str, ...] = ("h",)
 
-    def _recurrence(self, X, params, s0, lengths, dropout):
+    def _recurrence(self, X, params, state0, lengths, dropout):
         """``X`` (T, N, C), ``params`` = (weight_ih (3H, C), weight_hh (3H, H), bias_ih (3H,)
-        or None, bias_hh (3H,) or None), ``s0`` (N, H) or None -> states (T+1, N, H)."""
+        or None, bias_hh (3H,) or None), ``state0`` = (s0 (N, H) or None,) -> (states (T+1, N, H),)."""
         w_ih, w_hh, b_ih, b_hh = params
+        (s0,) = state0
         H = self.hidden_size
         U, W = w_ih.T, w_hh.T  # (C, 3H), (H, 3H); column blocks in torch's gate order r, z, n
         Ur, Uz, Uh = U[:, :H], U[:, H : 2 * H], U[:, 2 * H :]
@@ -151,7 +162,7 @@ class _GRUMath:
             # the r and z gates only ever see b_i + b_h; the candidate keeps b_hn inside R ⊙ (…)
             b_rz = b_ih[: 2 * H] + b_hh[: 2 * H]
             br, bz, bh, bhn = b_rz[:H], b_rz[H:], b_ih[2 * H :], b_hh[2 * H :]
-        return gru(
+        s = gru(
             X,
             Uz,
             Wz,
@@ -169,19 +180,23 @@ class _GRUMath:
             bhn=bhn,
             lengths=lengths,
         )
+        return (s,)
 
 
 class _ElmanMath:
     """Runs :func:`mygru.rnn` on torch's RNN parameters."""
 
     _gates = 1
+    _kinds: tuple[str, ...] = _KINDS
+    _states: tuple[str, ...] = ("h",)
 
-    def _recurrence(self, X, params, s0, lengths, dropout):
+    def _recurrence(self, X, params, state0, lengths, dropout):
         """``X`` (T, N, C), ``params`` = (weight_ih (H, C), weight_hh (H, H), bias_ih (H,) or
-        None, bias_hh (H,) or None), ``s0`` (N, H) or None -> states (T+1, N, H)."""
+        None, bias_hh (H,) or None), ``state0`` = (s0 (N, H) or None,) -> (states (T+1, N, H),)."""
         w_ih, w_hh, b_ih, b_hh = params
+        (s0,) = state0
         b = np.zeros(self.hidden_size, self.dtype) if b_ih is None else b_ih + b_hh
-        return rnn(
+        s = rnn(
             X,
             w_ih.T,
             w_hh.T,
@@ -192,6 +207,66 @@ class _ElmanMath:
             rng=self._rng,
             lengths=lengths,
         )
+        return (s,)
+
+
+class _LSTMMath:
+    """Runs :func:`mygru.lstm` on torch's LSTM parameters."""
+
+    _gates = 4
+    _kinds: tuple[str, ...] = (*_KINDS, "weight_hr")
+    _states: tuple[str, ...] = ("h", "c")
+
+    def _recurrence(self, X, params, state0, lengths, dropout):
+        """``X`` (T, N, C), ``params`` = (weight_ih (4H, C), weight_hh (4H, P), bias_ih (4H,)
+        or None, bias_hh (4H,) or None, weight_hr (P, H) or None), ``state0`` = (s0 (N, P) or
+        None, c0 (N, H) or None) -> (states (T+1, N, P), cells (T+1, N, H))."""
+        w_ih, w_hh, b_ih, b_hh, w_hr = params
+        s0, c0 = state0
+        H = self.hidden_size
+        U, W = w_ih.T, w_hh.T  # (C, 4H), (P, 4H); column blocks in torch's gate order i, f, g, o
+        b = np.zeros(4 * H, self.dtype) if b_ih is None else b_ih + b_hh  # every gate sees only the sum
+        blocks = [slice(k * H, (k + 1) * H) for k in range(4)]
+        gates = [a for k in blocks for a in (U[:, k], W[:, k], b[k])]
+        return lstm(
+            X,
+            *gates,
+            s0,
+            c0,
+            dropout=dropout,
+            rng=self._rng,
+            lengths=lengths,
+            Wp=None if w_hr is None else w_hr.T,
+        )
+
+
+def _check_proj_size(proj_size, hidden_size):
+    """torch's rule: 0 (no projection) or an int in 1..hidden_size - 1."""
+    hidden_size = _check_int("hidden_size", hidden_size, 1)
+    proj_size = _check_int("proj_size", proj_size, 0)
+    if proj_size >= hidden_size:
+        raise ValueError(
+            f"proj_size must be smaller than hidden_size = {hidden_size} (or 0: no projection), got {proj_size}"
+        )
+    return proj_size
+
+
+def _check_pair(name, value, parts):
+    """The LSTM's state argument: None, or a tuple or list of two values named ``parts``;
+    returns one value (or None) per part."""
+    if value is None:
+        return (None, None)
+    spelled = f"None or a pair ({parts[0]}, {parts[1]})"
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be {spelled}, got {type(value).__name__}")
+    if len(value) != 2:
+        raise ValueError(f"{name} must be {spelled}, got a {type(value).__name__} of length {len(value)}")
+    for k, (part, item) in enumerate(zip(parts, value)):
+        if item is None:  # torch too takes both or neither
+            raise TypeError(
+                f"{name}[{k}] ({part}) is None: give both {parts[0]} and {parts[1]}, or {name}=None"
+            )
+    return tuple(value)
 
 
 # --------------------------------------------------------------------------- the module base
@@ -209,8 +284,11 @@ class _Module:
 
     _torch_name: str
     _torch_args: tuple[str, ...]
-    _gates: int  # set by the cell's mixin (_GRUMath, _ElmanMath) with _recurrence
-    _recurrence: Callable[..., Tensor]
+    # set by the cell's mixin (_GRUMath, _ElmanMath, _LSTMMath) with _recurrence
+    _gates: int
+    _kinds: tuple[str, ...]
+    _states: tuple[str, ...]
+    _recurrence: Callable[..., tuple[Tensor, ...]]
 
     input_size: int
     hidden_size: int
@@ -232,6 +310,25 @@ class _Module:
             values = (2.0 * self._uniform(shape) - 1.0) * bound
             setattr(self, name, mg.tensor(values.astype(self.dtype)))
         self._shapes = shapes
+
+    @property
+    def _state_size(self):
+        """P, the size of the state h: ``proj_size`` for a projected LSTM, else H."""
+        return getattr(self, "proj_size", 0) or self.hidden_size
+
+    def _direction_shapes(self, width):
+        """kind -> shape of the parameters of one layer and direction that reads ``width`` features."""
+        rows = self._gates * self.hidden_size
+        shapes = {"weight_ih": (rows, width), "weight_hh": (rows, self._state_size)}
+        if self.bias:
+            shapes.update(bias_ih=(rows,), bias_hh=(rows,))
+        if self._state_size != self.hidden_size:  # the LSTM's projection h = (o ⊙ tanh(c)) W_hr^T
+            shapes["weight_hr"] = (self._state_size, self.hidden_size)
+        return shapes
+
+    def _size_name(self, state):
+        """The constructor argument that sets the size of state part ``state`` ("h" or "c")."""
+        return "proj_size" if state == "h" and self._state_size != self.hidden_size else "hidden_size"
 
     def _uniform(self, shape):
         """U[0, 1) draws from the module's generator, or numpy's global RNG (so that
@@ -368,7 +465,7 @@ class _Module:
 
 
 class _Recurrent(_Module):
-    """A stack of recurrent layers over whole sequences (the base of :class:`GRU` and :class:`RNN`)."""
+    """A stack of recurrent layers over whole sequences (the base of :class:`GRU`, :class:`RNN` and :class:`LSTM`)."""
 
     num_layers: int
     batch_first: bool
@@ -409,21 +506,102 @@ class _Recurrent(_Module):
                 stacklevel=3,
             )
         self._suffixes = ("", "_reverse") if self.bidirectional else ("",)
-        rows, H = self._gates * self.hidden_size, self.hidden_size
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in range(self.num_layers):
-            width = self.input_size if layer == 0 else H * len(self._suffixes)
+            width = self.input_size if layer == 0 else self._state_size * len(self._suffixes)
             for suffix in self._suffixes:
-                shapes[f"weight_ih_l{layer}{suffix}"] = (rows, width)
-                shapes[f"weight_hh_l{layer}{suffix}"] = (rows, H)
-                if self.bias:
-                    shapes[f"bias_ih_l{layer}{suffix}"] = (rows,)
-                    shapes[f"bias_hh_l{layer}{suffix}"] = (rows,)
+                for kind, shape in self._direction_shapes(width).items():
+                    shapes[f"{kind}_l{layer}{suffix}"] = shape
         self._create_parameters(shapes, dtype, rng)
 
     def _layer_params(self, layer, suffix):
-        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction; None for absent biases."""
-        return tuple(getattr(self, f"{kind}_l{layer}{suffix}", None) for kind in _KINDS)
+        """The parameters of one layer and direction in the order of ``_kinds``; None for absent ones."""
+        return tuple(getattr(self, f"{kind}_l{layer}{suffix}", None) for kind in self._kinds)
+
+    def _run(self, x, state0, lengths):
+        """``state0``: one initial value (or None) per part of the state, as ``_states`` names
+        them; returns ``output`` and a tuple of the final values, one (L·dirs, N, ·) per part."""
+        a = real_array("x", x)
+        batched = a.ndim == 3
+        if a.ndim not in (2, 3) or a.shape[-1] != self.input_size:
+            layout = "(N, T, C)" if self.batch_first else "(T, N, C)"
+            raise ValueError(
+                f"x must have shape {layout} or (T, C) with C = input_size = {self.input_size}, got shape {a.shape}"
+            )
+        x = _as_input(x, a)
+        if not batched:
+            x = x[:, None]
+        elif self.batch_first:
+            x = mg.swapaxes(x, 0, 1)
+        T, N = x.shape[:2]
+        state0 = tuple(
+            self._check_state(f"{part}0", value, part, N, batched)
+            for part, value in zip(self._states, state0)
+        )
+        lengths = self._check_lengths(lengths, T, N, batched)
+        order = None if lengths is None else _reversal_order(lengths, T)
+        dirs = len(self._suffixes)
+        p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
+
+        finals = [[] for _ in state0]  # per part of the state, one final value per layer and direction
+        layer_input = x
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction, suffix in enumerate(self._suffixes):
+                k = layer * dirs + direction
+                init = tuple(None if value is None else value[k] for value in state0)
+                X = layer_input if direction == 0 else _reverse(layer_input, order)
+                states = self._recurrence(X, self._layer_params(layer, suffix), init, lengths, vp)
+                s = states[0]
+                outputs.append(s[1:] if direction == 0 else _reverse(s[1:], order))
+                for final, sequence in zip(finals, states):
+                    final.append(sequence[-1])
+            layer_input = outputs[0] if dirs == 1 else mg.concatenate(outputs, axis=-1)
+            if p and layer < self.num_layers - 1:
+                layer_input = layer_input * self._dropout_mask(layer_input.shape, layer_input.dtype, p)
+        output = cast(Tensor, layer_input)  # every layer's output is the op's Tensor
+        if lengths is not None:
+            # finished sequences carry their last state inside the op; the next layer and
+            # the reverse gather ignore those steps, so zeroing them once, here, suffices
+            alive = np.arange(T)[:, None, None] < lengths[:, None]
+            output = output * alive.astype(output.dtype)
+        finals = tuple(mg.stack(final) for final in finals)
+        if not batched:
+            return output[:, 0], tuple(final[:, 0] for final in finals)
+        return (mg.swapaxes(output, 0, 1) if self.batch_first else output), finals
+
+    def _dropout_mask(self, shape, dtype, p):
+        """torch's dropout: each element kept with probability 1 - p and scaled by 1/(1 - p)."""
+        keep = 1.0 - p
+        scale = 1.0 / keep if keep else 0.0  # p = 1 drops everything, as in torch
+        return (self._uniform(shape) < keep).astype(dtype) * np.asarray(scale, dtype)
+
+    def _check_state(
+        self, name: str, value: ArrayLike | None, part: str, N: int, batched: bool
+    ) -> Tensor | np.ndarray | None:
+        """The initial value ``name`` of state part ``part`` as (L·dirs, N, ·), or None."""
+        if value is None:
+            return None
+        a = real_array(name, value)
+        stacks, size = self.num_layers * len(self._suffixes), self._size_name(part)
+        want = (stacks, N, getattr(self, size)) if batched else (stacks, getattr(self, size))
+        if a.shape != want:
+            spelled = "(num_layers * num_directions, " + ("N, " if batched else "") + f"{size})"
+            raise ValueError(f"{name} must have shape {spelled} = {want}, got shape {a.shape}")
+        value = _as_input(value, a)
+        return value if batched else value[:, None]
+
+    @staticmethod
+    def _check_lengths(lengths: ArrayLike | None, T: int, N: int, batched: bool) -> np.ndarray | None:
+        if lengths is None:
+            return None
+        if not batched:
+            raise ValueError("lengths needs batched x of shape (T, N, C); got one unbatched sequence")
+        return check_lengths(lengths, T, N, source="x")
+
+
+class _SingleStateRecurrent(_Recurrent):
+    """A stack of layers whose state is h alone (the base of :class:`GRU` and :class:`RNN`)."""
 
     def __call__(
         self, x: ArrayLike, h0: ArrayLike | None = None, lengths: ArrayLike | None = None
@@ -451,77 +629,11 @@ class _Recurrent(_Module):
             Each layer's and direction's final state: the forward direction's at step
             ``lengths[n]``, the reverse direction's after it reached step 1.
         """
-        a = real_array("x", x)
-        batched = a.ndim == 3
-        if a.ndim not in (2, 3) or a.shape[-1] != self.input_size:
-            layout = "(N, T, C)" if self.batch_first else "(T, N, C)"
-            raise ValueError(
-                f"x must have shape {layout} or (T, C) with C = input_size = {self.input_size}, got shape {a.shape}"
-            )
-        x = _as_input(x, a)
-        if not batched:
-            x = x[:, None]
-        elif self.batch_first:
-            x = mg.swapaxes(x, 0, 1)
-        T, N = x.shape[:2]
-        h0 = self._check_h0(h0, N, batched)
-        lengths = self._check_lengths(lengths, T, N, batched)
-        order = None if lengths is None else _reversal_order(lengths, T)
-        dirs = len(self._suffixes)
-        p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
-
-        finals = []
-        layer_input = x
-        for layer in range(self.num_layers):
-            outputs = []
-            for direction, suffix in enumerate(self._suffixes):
-                s0 = None if h0 is None else h0[layer * dirs + direction]
-                X = layer_input if direction == 0 else _reverse(layer_input, order)
-                s = self._recurrence(X, self._layer_params(layer, suffix), s0, lengths, vp)
-                outputs.append(s[1:] if direction == 0 else _reverse(s[1:], order))
-                finals.append(s[-1])
-            layer_input = outputs[0] if dirs == 1 else mg.concatenate(outputs, axis=-1)
-            if p and layer < self.num_layers - 1:
-                layer_input = layer_input * self._dropout_mask(layer_input.shape, layer_input.dtype, p)
-        output = cast(Tensor, layer_input)  # every layer's output is the op's Tensor
-        if lengths is not None:
-            # finished sequences carry their last state inside the op; the next layer and
-            # the reverse gather ignore those steps, so zeroing them once, here, suffices
-            alive = np.arange(T)[:, None, None] < lengths[:, None]
-            output = output * alive.astype(output.dtype)
-        h_n = mg.stack(finals)
-        if not batched:
-            return output[:, 0], h_n[:, 0]
-        return (mg.swapaxes(output, 0, 1) if self.batch_first else output), h_n
-
-    def _dropout_mask(self, shape, dtype, p):
-        """torch's dropout: each element kept with probability 1 - p and scaled by 1/(1 - p)."""
-        keep = 1.0 - p
-        scale = 1.0 / keep if keep else 0.0  # p = 1 drops everything, as in torch
-        return (self._uniform(shape) < keep).astype(dtype) * np.asarray(scale, dtype)
-
-    def _check_h0(self, h0: ArrayLike | None, N: int, batched: bool) -> Tensor | np.ndarray | None:
-        if h0 is None:
-            return None
-        a = real_array("h0", h0)
-        stacks = self.num_layers * len(self._suffixes)
-        want = (stacks, N, self.hidden_size) if batched else (stacks, self.hidden_size)
-        if a.shape != want:
-            spelled = "(num_layers * num_directions, " + ("N, " if batched else "") + "hidden_size)"
-            raise ValueError(f"h0 must have shape {spelled} = {want}, got shape {a.shape}")
-        h0 = _as_input(h0, a)
-        return h0 if batched else h0[:, None]
-
-    @staticmethod
-    def _check_lengths(lengths: ArrayLike | None, T: int, N: int, batched: bool) -> np.ndarray | None:
-        if lengths is None:
-            return None
-        if not batched:
-            raise ValueError("lengths needs batched x of shape (T, N, C); got one unbatched sequence")
-        return check_lengths(lengths, T, N, source="x")
+        output, (h_n,) = self._run(x, (h0,), lengths)
+        return output, h_n
 
 
-class GRU(_GRUMath, _Recurrent):
+class GRU(_GRUMath, _SingleStateRecurrent):
     r"""A multi-layer gated recurrent unit: torch.nn.GRU's arguments, parameters and results.
 
     Every layer and direction runs, for t = 1..T, torch's equations (gate order r, z, n)::
@@ -628,7 +740,7 @@ class GRU(_GRUMath, _Recurrent):
         )
 
 
-class RNN(_ElmanMath, _Recurrent):
+class RNN(_ElmanMath, _SingleStateRecurrent):
     r"""A multi-layer Elman RNN: torch.nn.RNN's arguments, parameters and results.
 
     Every layer and direction runs ``h_t = f(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``,
@@ -716,11 +828,149 @@ class RNN(_ElmanMath, _Recurrent):
         )
 
 
+class LSTM(_LSTMMath, _Recurrent):
+    r"""A multi-layer long short-term memory: torch.nn.LSTM's arguments, parameters and results.
+
+    Every layer and direction runs, for t = 1..T, torch's equations (gate order i, f, g, o)::
+
+        i_t = σ(x_t W_ii^T + b_ii + h_{t-1} W_hi^T + b_hi)
+        f_t = σ(x_t W_if^T + b_if + h_{t-1} W_hf^T + b_hf)
+        g_t = tanh(x_t W_ig^T + b_ig + h_{t-1} W_hg^T + b_hg)
+        o_t = σ(x_t W_io^T + b_io + h_{t-1} W_ho^T + b_ho)
+        c_t = f_t ⊙ c_{t-1} + i_t ⊙ g_t
+        h_t = o_t ⊙ tanh(c_t)                    (h_t = (o_t ⊙ tanh(c_t)) W_hr^T with proj_size)
+
+    as one :func:`mygru.lstm` operation: a hand-written backward, variable lengths inside
+    the kernel.
+
+    Calling ``m(x, hx=None, lengths=None)`` returns ``(output, (h_n, c_n))``: see :meth:`__call__`.
+
+    Parameters
+    ----------
+    input_size : int >= 1
+        C, the features of each step of ``x``.
+    hidden_size : int >= 1
+        H, the size of the cell state c of every layer and direction.
+    num_layers : int >= 1
+        L stacked layers; layer k > 0 reads layer k − 1's output (dirs·P features).
+    bias, batch_first, dropout, bidirectional
+        As in :class:`GRU`.
+    proj_size : int in 0..H − 1
+        P, the size of h: 0 (no projection, P = H) or torch's projection ``weight_hr_l{k}``.
+    dtype, rng
+        As in :class:`GRU`.
+    variational_dropout : float in [0, 1), keyword-only
+        :func:`mygru.lstm`'s own ``dropout`` (see :class:`GRU`).
+
+    Attributes
+    ----------
+    weight_ih_l{k} : mygrad.Tensor, shape (4H, C) for k = 0, else (4H, dirs·P)
+        Layer k's input weights, row blocks [W_ii; W_if; W_ig; W_io].
+    weight_hh_l{k} : mygrad.Tensor, shape (4H, P)
+        Layer k's hidden weights, [W_hi; W_hf; W_hg; W_ho].
+    bias_ih_l{k}, bias_hh_l{k} : mygrad.Tensor, shape (4H,)
+        [b_ii; b_if; b_ig; b_io] and [b_hi; b_hf; b_hg; b_ho] (only with ``bias=True``).
+    weight_hr_l{k} : mygrad.Tensor, shape (P, H)
+        The projection (only with ``proj_size > 0``).
+    weight_ih_l{k}_reverse, ... : mygrad.Tensor
+        The same for the reverse direction (only with ``bidirectional=True``).
+    parameters : Tuple[mygrad.Tensor, ...]
+        All of them, in torch's order (layer by layer, forward before reverse).
+    training : bool
+        Set by :meth:`train` / :meth:`eval`; both dropouts act only while True.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mygru import nn
+    >>> m = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2, rng=0)
+    >>> output, (h_n, c_n) = m(np.ones((5, 2, 3), np.float32), lengths=[5, 2])
+    >>> output.shape, h_n.shape, c_n.shape
+    ((5, 2, 4), (4, 2, 2), (4, 2, 4))
+    >>> m.weight_ih_l1_reverse.shape, m.weight_hr_l1_reverse.shape
+    ((16, 4), (2, 4))
+    """
+
+    proj_size: int
+
+    _torch_name = "LSTM"
+    _torch_args = (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+        "proj_size",
+    )
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        dtype: npt.DTypeLike = np.float32,
+        rng: Seed = None,
+        variational_dropout: float = 0.0,
+    ) -> None:
+        self.proj_size = _check_proj_size(proj_size, hidden_size)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+            variational_dropout=variational_dropout,
+        )
+
+    def __call__(
+        self, x: ArrayLike, hx: StatePair | None = None, lengths: ArrayLike | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Runs every layer and direction over the sequence.
+
+        Parameters
+        ----------
+        x : array_like or mygrad.Tensor, shape (T, N, C), (N, T, C) with ``batch_first``, or (T, C)
+            The input sequence; (T, C) is one unbatched sequence (``batch_first`` does not apply).
+        hx : None or the pair (h0, c0)
+            The initial states of each layer and direction (index ``layer * dirs + direction``),
+            a tuple or list of two; zeros when None. Non-constant Tensors get their gradients.
+
+            - h0: array_like or mygrad.Tensor, shape (L·dirs, N, P), or (L·dirs, P) unbatched
+            - c0: array_like or mygrad.Tensor, shape (L·dirs, N, H), or (L·dirs, H) unbatched
+        lengths : None or array_like of int, shape (N,)
+            Sequence n is ``x``'s first ``lengths[n]`` steps (1..T, any order), as in :class:`GRU`:
+            torch's ``pack_padded_sequence(..., enforce_sorted=False)``. Batched input only.
+
+        Returns
+        -------
+        output : mygrad.Tensor, shape (T, N, dirs·P), (N, T, dirs·P) with ``batch_first``, or (T, dirs·P)
+            The last layer's h at every step, both directions side by side (forward first);
+            zeros past each sequence's length.
+        (h_n, c_n) : mygrad.Tensor, shapes (L·dirs, N, P) and (L·dirs, N, H), or unbatched (L·dirs, ·)
+            Each layer's and direction's final h and c: the forward direction's at step
+            ``lengths[n]``, the reverse direction's after it reached step 1.
+        """
+        output, (h_n, c_n) = self._run(x, _check_pair("hx", hx, ("h0", "c0")), lengths)
+        return output, (h_n, c_n)
+
+
 # --------------------------------------------------------------------------- cells
 
 
 class _Cell(_Module):
-    """One recurrent step (the base of :class:`GRUCell` and :class:`RNNCell`)."""
+    """One recurrent step (the base of :class:`GRUCell`, :class:`RNNCell` and :class:`LSTMCell`)."""
 
     weight_ih: Tensor
     weight_hh: Tensor
@@ -733,11 +983,43 @@ class _Cell(_Module):
         self.input_size = _check_int("input_size", input_size, 1)
         self.hidden_size = _check_int("hidden_size", hidden_size, 1)
         self.bias = _check_flag("bias", bias)
-        rows, H = self._gates * self.hidden_size, self.hidden_size
-        shapes: dict[str, tuple[int, ...]] = {"weight_ih": (rows, self.input_size), "weight_hh": (rows, H)}
-        if self.bias:
-            shapes.update(bias_ih=(rows,), bias_hh=(rows,))
-        self._create_parameters(shapes, dtype, rng)
+        self._create_parameters(self._direction_shapes(self.input_size), dtype, rng)
+
+    def _step(self, x, state):
+        """``state``: one value (or None) per part of the state, as ``_states`` names them;
+        returns the next value of every part."""
+        a = real_array("x", x)
+        if a.ndim not in (1, 2) or a.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x must have shape (N, C) or (C,) with C = input_size = {self.input_size}, "
+                f"got shape {a.shape}"
+            )
+        batched = a.ndim == 2
+        x = _as_input(x, a)
+        X = x[None] if batched else x[None, None]  # one step: (1, N, C)
+        state = tuple(self._check_state(part, value, a.shape) for part, value in zip(self._states, state))
+        params = tuple(getattr(self, kind, None) for kind in self._kinds)
+        states = self._recurrence(X, params, state, None, 0.0)
+        return tuple(s[1] if batched else s[1, 0] for s in states)
+
+    def _check_state(self, name, value, x_shape):
+        """The state part ``name`` for input ``x`` of shape ``x_shape``, as (N, H), or None."""
+        if value is None:
+            return None
+        b = real_array(name, value)
+        batched = len(x_shape) == 2
+        want = (x_shape[0], self.hidden_size) if batched else (self.hidden_size,)
+        if b.shape != want:
+            spelled = "(N, hidden_size)" if batched else "(hidden_size,)"
+            raise ValueError(
+                f"{name} must have shape {spelled} = {want} for x of shape {x_shape}, got shape {b.shape}"
+            )
+        value = _as_input(value, b)
+        return value if batched else value[None]
+
+
+class _SingleStateCell(_Cell):
+    """One step of a cell whose state is h alone (the base of :class:`GRUCell` and :class:`RNNCell`)."""
 
     def __call__(self, x: ArrayLike, h: ArrayLike | None = None) -> Tensor:
         """One step from state ``h`` on input ``x``.
@@ -752,31 +1034,10 @@ class _Cell(_Module):
         -------
         h' : mygrad.Tensor, shape (N, H), or (H,) unbatched
         """
-        a = real_array("x", x)
-        if a.ndim not in (1, 2) or a.shape[-1] != self.input_size:
-            raise ValueError(
-                f"x must have shape (N, C) or (C,) with C = input_size = {self.input_size}, "
-                f"got shape {a.shape}"
-            )
-        batched = a.ndim == 2
-        x = _as_input(x, a)
-        X = x[None] if batched else x[None, None]  # one step: (1, N, C)
-        if h is not None:
-            b = real_array("h", h)
-            want = (a.shape[0], self.hidden_size) if batched else (self.hidden_size,)
-            if b.shape != want:
-                spelled = "(N, hidden_size)" if batched else "(hidden_size,)"
-                raise ValueError(
-                    f"h must have shape {spelled} = {want} for x of shape {a.shape}, got shape {b.shape}"
-                )
-            h = _as_input(h, b)
-            h = h if batched else h[None]
-        params = tuple(getattr(self, kind, None) for kind in _KINDS)
-        s = self._recurrence(X, params, h, None, 0.0)
-        return s[1] if batched else s[1, 0]
+        return self._step(x, (h,))[0]
 
 
-class GRUCell(_GRUMath, _Cell):
+class GRUCell(_GRUMath, _SingleStateCell):
     r"""One step of :class:`GRU`: torch.nn.GRUCell's arguments, parameters and results.
 
     ``cell(x, h)`` is torch's GRU step (gate order r, z, n) as a one-step :func:`mygru.gru`.
@@ -832,7 +1093,7 @@ class GRUCell(_GRUMath, _Cell):
         super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
 
 
-class RNNCell(_ElmanMath, _Cell):
+class RNNCell(_ElmanMath, _SingleStateCell):
     r"""One step of :class:`RNN`: torch.nn.RNNCell's arguments, parameters and results.
 
     ``cell(x, h) = f(x W_ih^T + b_ih + h W_hh^T + b_hh)`` as a one-step :func:`mygru.rnn`.
@@ -876,3 +1137,71 @@ class RNNCell(_ElmanMath, _Cell):
     ) -> None:
         self.nonlinearity = check_nonlinearity(nonlinearity)
         super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
+
+
+class LSTMCell(_LSTMMath, _Cell):
+    r"""One step of :class:`LSTM`: torch.nn.LSTMCell's arguments, parameters and results.
+
+    ``cell(x, (h, c))`` is torch's LSTM step (gate order i, f, g, o) as a one-step
+    :func:`mygru.lstm`::
+
+        i, f, g, o = σ(·), σ(·), tanh(·), σ(·) of x W_i*^T + b_i* + h W_h*^T + b_h*
+        c' = f ⊙ c + i ⊙ g        h' = o ⊙ tanh(c')
+
+    Calling ``cell(x, hx=None)`` returns the next pair ``(h, c)``: see :meth:`__call__`.
+
+    Parameters
+    ----------
+    input_size, hidden_size, bias, dtype, rng
+        As in :class:`GRUCell`.
+
+    Attributes
+    ----------
+    weight_ih : mygrad.Tensor, shape (4H, C)
+        Row blocks [W_ii; W_if; W_ig; W_io].
+    weight_hh : mygrad.Tensor, shape (4H, H)
+        [W_hi; W_hf; W_hg; W_ho].
+    bias_ih, bias_hh : mygrad.Tensor, shape (4H,)
+        Only with ``bias=True``.
+    parameters : Tuple[mygrad.Tensor, ...]
+        All of them, in torch's order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mygru import nn
+    >>> cell = nn.LSTMCell(3, 4, rng=0)
+    >>> h, c = cell(np.ones((2, 3), np.float32))
+    >>> [a.shape for a in cell(np.ones((2, 3), np.float32), (h, c))]
+    [(2, 4), (2, 4)]
+    """
+
+    _torch_name = "LSTMCell"
+    _torch_args = ("input_size", "hidden_size", "bias")
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        *,
+        dtype: npt.DTypeLike = np.float32,
+        rng: Seed = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, bias, dtype=dtype, rng=rng)
+
+    def __call__(self, x: ArrayLike, hx: StatePair | None = None) -> tuple[Tensor, Tensor]:
+        """One step from the state ``hx = (h, c)`` on input ``x``.
+
+        Parameters
+        ----------
+        x : array_like or mygrad.Tensor, shape (N, C), or (C,) unbatched
+        hx : None or the pair (h, c)
+            A tuple or list of two: h and c, each array_like or mygrad.Tensor of shape
+            (N, H), or (H,) unbatched; zeros when None. Non-constant Tensors get their gradients.
+
+        Returns
+        -------
+        (h', c') : mygrad.Tensor, each of shape (N, H), or (H,) unbatched
+        """
+        return self._step(x, _check_pair("hx", hx, ("h", "c")))

@@ -569,6 +569,15 @@ def main(argv=None):
             f" torch.nn.GRU {fmt_ms(peer).strip()} ms, vs torch {fmt_ratio(peer, mine).strip()}"
         )
         results["module"] = dict(mygru=mine, torch=peer)
+
+        med = median_times(module_bench_case(T, N, C, D, np.float32, kind="LSTM"), args.repeat)
+        mine, peer = med["mygru.nn.LSTM"][1], med.get("torch.nn.LSTM", (None, None))[1]
+        print(
+            f"module, course float32, 2 layers, bidirectional, fwd+bwd: mygru.nn.LSTM {fmt_ms(mine).strip()} ms,"
+            f" torch.nn.LSTM {fmt_ms(peer).strip()} ms, vs torch {fmt_ratio(peer, mine).strip()}"
+        )
+        results["module_lstm"] = dict(mygru=mine, torch=peer)
+
         report_lengths("course", dtypes, args.repeat, results)
         if not args.no_threads:
             report_default_threads("course", dtypes, args.repeat, one_thread, results)

@@ -176,3 +176,16 @@ def test_lstm_runners_run_on_the_bench_case():
     torch = pytest.importorskip("torch")
     for fn in bench.lstm_runners("torch", torch, X, params, grad):
         fn()
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_module_rows_run(kind):
+    """The module rows' closures run, mygru's and (when installed) torch's."""
+    from mygru.nn._bench import module_bench_case
+
+    cases = module_bench_case(T=4, N=3, C=2, H=3, dtype="float64", kind=kind)
+    assert f"mygru.nn.{kind}" in cases
+    for fwd, fwd_bwd in cases.values():
+        fwd(), fwd_bwd()
+    if importlib.util.find_spec("torch") is not None:
+        assert f"torch.nn.{kind}" in cases

@@ -1,17 +1,27 @@
-"""The module row of ``python -m mygru bench``: :class:`mygru.nn.GRU` against torch.nn.GRU
-with the same weights and data (2 layers, bidirectional by default)."""
+"""The module rows of ``python -m mygru bench``: :class:`mygru.nn.GRU` against torch.nn.GRU
+and :class:`mygru.nn.LSTM` against torch.nn.LSTM, with the same weights and data (2 layers,
+bidirectional by default)."""
 
 import numpy as np
 
-from .modules import GRU
+from . import modules
 
 __all__ = ["module_bench_case"]
 
 
 def module_bench_case(
-    T=50, N=32, C=64, H=128, dtype=np.float32, num_layers=2, bidirectional=True, lengths=None, seed=0
+    T=50,
+    N=32,
+    C=64,
+    H=128,
+    dtype=np.float32,
+    num_layers=2,
+    bidirectional=True,
+    lengths=None,
+    seed=0,
+    kind="GRU",
 ):
-    """(forward, forward+backward) closures for mygru.nn.GRU and, when installed, torch.nn.GRU.
+    """(forward, forward+backward) closures for mygru.nn.<kind> and, when installed, torch.nn.<kind>.
 
     Parameters
     ----------
@@ -24,18 +34,22 @@ def module_bench_case(
         Run with these lengths (torch through pack_padded_sequence, unsorted).
     seed : int
         For the weights, the input x (T, N, C) and the output gradient (T, N, dirs·H).
+    kind : {"GRU", "LSTM"}
+        The module (an LSTM without projection).
 
     Returns
     -------
     Dict[str, Tuple[Callable[[], None], Callable[[], None]]]
-        "mygru.nn.GRU" and "torch.nn.GRU" (absent without torch) -> (forward, forward+backward).
+        "mygru.nn.<kind>" and "torch.nn.<kind>" (absent without torch) -> (forward, forward+backward).
         Both backward passes start from the same gradient of ``output``; the caller sets the
         thread counts.
     """
     import mygrad as mg
 
     rng = np.random.default_rng(seed)
-    module = GRU(C, H, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype, rng=seed)
+    module = getattr(modules, kind)(
+        C, H, num_layers=num_layers, bidirectional=bidirectional, dtype=dtype, rng=seed
+    )
     dirs = 2 if bidirectional else 1
     x = rng.normal(size=(T, N, C)).astype(dtype)
     grad = rng.normal(size=(T, N, dirs * H)).astype(dtype)
@@ -48,7 +62,7 @@ def module_bench_case(
     def fwd_bwd():
         module(x, lengths=sizes)[0].backward(grad)
 
-    cases = {"mygru.nn.GRU": (fwd, fwd_bwd)}
+    cases = {f"mygru.nn.{kind}": (fwd, fwd_bwd)}
     try:
         import torch
     except ImportError:
@@ -72,5 +86,5 @@ def module_bench_case(
         peer.zero_grad(set_to_none=True)
         torch_run().backward(gt)
 
-    cases["torch.nn.GRU"] = (torch_fwd, torch_fwd_bwd)
+    cases[f"torch.nn.{kind}"] = (torch_fwd, torch_fwd_bwd)
     return cases

@@ -9,8 +9,9 @@ USAGE = """usage: python -m mygru {demo,bench} [options]
 
 Both run with one BLAS thread (set for you), which is fastest at these sizes.
 
-  demo   train a GRU and an Elman RNN side by side on the adding problem and
-         draw the result (needs the `demo` extra: pip install -e ".[demo]")
+  demo   train an Elman RNN, a GRU and an LSTM side by side on the adding
+         problem and draw the result (needs the `demo` extra:
+         pip install -e ".[demo]")
   bench  time mygru against mygrad's gru and torch.nn.GRU (peers from the
          `bench` extra; a missing peer is reported, not fatal)
 

@@ -1,4 +1,4 @@
-"""``python -m mygru demo``: a GRU and an Elman RNN side by side on the adding problem.
+"""``python -m mygru demo``: an Elman RNN, a GRU and an LSTM side by side on the adding problem.
 
 The adding problem (Hochreiter & Schmidhuber, 1997) is the classic test of memory
 over long time spans. Each of the T steps of a sequence carries two features: a
@@ -6,9 +6,9 @@ random number in [0, 1] and a marker, which is 1 at exactly two steps (one in
 each half of the sequence) and 0 elsewhere. The target is the sum of the two
 marked numbers. Always answering 1.0 (the mean target) scores an MSE of
 Var(u1 + u2) = 1/6 ≈ 0.167; beating that means remembering a number for up to
-T steps. Both models read the sequence with mygru's functional ops and predict
-from their last state with a linear readout; both are trained by mynn's Adam on
-the same batches.
+T steps. The three models read the sequence with mygru's functional ops and
+predict from their last state with a linear readout; all are trained by mynn's
+Adam on the same batches.
 """
 
 import argparse
@@ -26,7 +26,16 @@ __all__ = ["adding_problem", "main"]
 GUESS = 1.0  # the mean target: the best prediction that ignores the input
 TEST_SIZE = 1000
 SMOOTH = 25  # steps in the running mean shown in the progress bar and the plot
-MODELS = {"GRU": mygru.gru, "Elman RNN": mygru.rnn}
+
+
+def lstm_states(X, *weights):
+    """The LSTM's hidden states S (T+1, N, D); its cell states c are not read out."""
+    return mygru.lstm(X, *weights)[0]
+
+
+# name -> (the states of the whole sequence, the number of gates: weight triples U, W, b)
+MODELS = {"GRU": (mygru.gru, 3), "LSTM": (lstm_states, 4), "Elman RNN": (mygru.rnn, 1)}
+COLORS = {"GRU": "tab:blue", "LSTM": "tab:green", "Elman RNN": "tab:orange"}
 
 
 def adding_problem(T, N, rng):
@@ -58,10 +67,11 @@ def adding_problem(T, N, rng):
     return X, marked, X[marked, batch, 0].sum(axis=0)
 
 
-def init_params(rng, cell, D):
-    """The recurrent weights of ``cell`` (in the order it takes them) plus the
-    readout v (D,) and c (1,), drawn from U(-1/√D, 1/√D) like torch's layers."""
-    shapes = [(2, D), (D, D), (D,)] * (3 if cell is mygru.gru else 1) + [(D,), (1,)]
+def init_params(rng, gates, D):
+    """The recurrent weights of a cell with ``gates`` triples (U, W, b), in the order
+    the op takes them, plus the readout v (D,) and c (1,), drawn from U(-1/√D, 1/√D)
+    like torch's layers (the LSTM's forget bias too, as in torch)."""
+    shapes = [(2, D), (D, D), (D,)] * gates + [(D,), (1,)]
     bound = 1 / np.sqrt(D)
     return [mg.tensor(rng.uniform(-bound, bound, shape)) for shape in shapes]
 
@@ -90,18 +100,18 @@ def running_mean(losses):
 
 
 def train(args, init_rng, data_rng):
-    """Trains both models on the same batches; returns their parameters and the
+    """Trains the models on the same batches; returns their parameters and the
     loss of every step, each a dict keyed by model name."""
     from mynn.optimizers import Adam
     from tqdm import tqdm
 
-    params = {name: init_params(init_rng, cell, args.hidden) for name, cell in MODELS.items()}
+    params = {name: init_params(init_rng, gates, args.hidden) for name, (_, gates) in MODELS.items()}
     optims = {name: Adam(p, learning_rate=args.lr) for name, p in params.items()}
     losses = {name: np.zeros(args.steps) for name in MODELS}
     bar = tqdm(range(args.steps), desc="training", unit="step")
     for step in bar:
         X, _, y = adding_problem(args.seq_len, args.batch, data_rng)
-        for name, cell in MODELS.items():
+        for name, (cell, _) in MODELS.items():
             loss = mg.mean((predict(cell, params[name], X) - y) ** 2)
             loss.backward()
             optims[name].step()
@@ -135,9 +145,11 @@ def draw(path, args, losses, baseline, gate, marked, x, answer):
     top, bottom = fig.subplots(2, 1, height_ratios=[1, 1.1])
 
     steps = np.arange(1, args.steps + 1)
-    for (name, l), color in zip(losses.items(), ["tab:blue", "tab:orange"]):
-        top.plot(steps, l, color=color, alpha=0.25, linewidth=0.8)
-        top.plot(steps, running_mean(l), color=color, linewidth=2, label=f"{name} (mean of {SMOOTH} steps)")
+    for name, l in losses.items():
+        top.plot(steps, l, color=COLORS[name], alpha=0.25, linewidth=0.8)
+        top.plot(
+            steps, running_mean(l), color=COLORS[name], linewidth=2, label=f"{name} (mean of {SMOOTH} steps)"
+        )
     top.axhline(
         baseline,
         color="black",
@@ -203,15 +215,15 @@ def positive(kind):
 def parse_args(argv):
     parser = argparse.ArgumentParser(
         prog="python -m mygru demo",
-        description="Train a GRU and an Elman RNN side by side on the adding problem "
-        "and draw the loss curves and the GRU's update gate.",
+        description="Train an Elman RNN, a GRU and an LSTM side by side on the adding "
+        "problem and draw the loss curves and the GRU's update gate.",
     )
     for flag, kind, default, meaning in [
-        ("--steps", positive(int), 600, "training steps"),
+        ("--steps", positive(int), 1000, "training steps"),
         ("--seq-len", positive(int), 50, "sequence length T, at least 2"),
         ("--batch", positive(int), 32, "sequences per step"),
         ("--hidden", positive(int), 32, "hidden units D"),
-        ("--lr", positive(float), 0.01, "Adam's learning rate"),
+        ("--lr", positive(float), 0.02, "Adam's learning rate"),
         ("--seed", int, 0, "seed of everything random, >= 0"),
         ("--out", str, "mygru_demo.png", "the PNG to write"),
     ]:
@@ -242,7 +254,7 @@ def main(argv):
         f"  each sequence has {args.seq_len} steps of (a random number in [0, 1], a marker);\n"
         f"  the marker is 1 at two steps, one in each half, and the target is the sum of\n"
         f"  the two marked numbers\n"
-        f"  models: GRU and Elman RNN, {args.hidden} hidden units, linear readout of the last state\n"
+        f"  models: {', '.join(MODELS)}, {args.hidden} hidden units, linear readout of the last state\n"
         f"  training: mynn's Adam, lr {args.lr:g}, batch {args.batch}, steps {args.steps}, "
         f"seed {args.seed}",
         flush=True,
@@ -256,16 +268,17 @@ def main(argv):
     with mg.no_autodiff:
         mse = {
             name: float(np.mean((predict(cell, params[name], X).data - y) ** 2))
-            for name, cell in MODELS.items()
+            for name, (cell, _) in MODELS.items()
         }
     verdicts = {name: verdict(m, baseline) for name, m in mse.items()}
     print(f"\ntest MSE on {TEST_SIZE} new sequences (always answering {GUESS} scores {baseline:.4f}):")
     for name, m in mse.items():
         print(f"  {name:<10} {m:.5f}  ({100 * m / baseline:5.1f}% of that)  {verdicts[name]}")
-    (best, low), (other, high) = sorted(mse.items(), key=lambda item: item[1])
+    ranked = sorted(mse, key=mse.get)
     print(
-        f"verdict: the GRU {verdicts['GRU']}; the Elman RNN {verdicts['Elman RNN']}.\n"
-        f"         the {best}'s test MSE is {high / low:.1f} times lower than the {other}'s."
+        "verdict: " + "; ".join(f"the {name} {verdicts[name]}" for name in MODELS) + ".\n"
+        f"         lowest test MSE first: {' < '.join(ranked)}; the {ranked[0]}'s is "
+        f"{mse[ranked[-1]] / mse[ranked[0]]:.1f} times lower than the {ranked[-1]}'s."
     )
 
     x = X[:, :1]

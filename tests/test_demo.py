@@ -12,7 +12,18 @@ pytest.importorskip("matplotlib")
 
 from reference import gru_cell
 
-from mygru.demo import SMOOTH, adding_problem, main, running_mean, update_gate, verdict
+import mygru
+from mygru.demo import (
+    MODELS,
+    SMOOTH,
+    adding_problem,
+    init_params,
+    main,
+    predict,
+    running_mean,
+    update_gate,
+    verdict,
+)
 
 TINY = ["--steps", "3", "--seq-len", "6", "--batch", "4", "--hidden", "4"]
 
@@ -43,6 +54,23 @@ def test_update_gate_is_the_gate_of_the_unrolled_gru():
     np.testing.assert_allclose(update_gate(params, x), np.array(expected), rtol=1e-12)
 
 
+def test_the_three_models_read_out_their_last_hidden_state():
+    """Each model's prediction is S_T v + c with S from its own op; the LSTM's S is the
+    first of mygru.lstm's two results (h, not the cell state c)."""
+    assert list(MODELS) == ["GRU", "LSTM", "Elman RNN"]
+    T, N, D = 5, 3, 4
+    rng = np.random.default_rng(4)
+    X = rng.random((T, N, 2))
+    for name, (cell, gates) in MODELS.items():
+        params = init_params(rng, gates, D)
+        *weights, v, c = params
+        op = {"GRU": mygru.gru, "LSTM": mygru.lstm, "Elman RNN": mygru.rnn}[name]
+        S = op(X, *weights)
+        S = S[0] if name == "LSTM" else S
+        np.testing.assert_allclose(predict(cell, params, X).data, S.data[-1] @ v.data + c.data, rtol=1e-12)
+        assert len(weights) == 3 * gates
+
+
 def test_running_mean_averages_the_last_steps():
     losses = np.random.default_rng(3).random(2 * SMOOTH + 3)
     expected = [losses[max(0, i + 1 - SMOOTH) : i + 1].mean() for i in range(len(losses))]
@@ -61,7 +89,10 @@ def test_demo_writes_a_png_and_prints_a_verdict(tmp_path, capsys):
     data = out.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 1000
     text = capsys.readouterr().out
-    assert "verdict: the GRU " in text and "; the Elman RNN " in text
+    assert "verdict: the GRU " in text and "; the LSTM " in text and "; the Elman RNN " in text
+    # the ranking is computed from the three test errors printed above it
+    mse = {name: float(text.split(f"\n  {name:<10} ")[1].split()[0]) for name in MODELS}
+    assert f"lowest test MSE first: {' < '.join(sorted(mse, key=mse.get))};" in text
     # the baseline is measured on the test set: Var(u1 + u2) = 1/6 for u1, u2 ~ U(0, 1)
     baseline = float(text.split("scores ")[1].split(")")[0])
     assert baseline == pytest.approx(1 / 6, abs=0.03)

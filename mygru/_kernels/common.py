@@ -190,6 +190,10 @@ class Recurrence:
         """Columns of a state row: D (the LSTM's [h | c] has P + D)."""
         return self.D
 
+    def take_grad(self, grad):
+        """A new array dS, holding ``grad`` (the caller's, never written to)."""
+        return np.array(grad, dtype=self.dtype, copy=True)
+
     def _halves(self, gates):
         """Per column of a side-by-side array: 1/2 for the sigmoid gates, else 1."""
         return np.repeat([0.5 if g and g in self.halved else 1.0 for g in gates], self.D).astype(self.dtype)
@@ -244,7 +248,8 @@ class Recurrence:
         Parameters
         ----------
         grad : ndarray, shape (T+1, N, width)
-            What arrives at each output state from outside (the loss terms).
+            What arrives at each output state from outside (the loss terms), in the
+            form ``take_grad`` takes (the LSTM: a pair of arrays).
         bp_lim : None or int >= 0
             None is full BPTT. Otherwise the loss term at output t flows back through
             the cells t, t-1, ..., max(1, t-bp_lim) only, so that
@@ -261,7 +266,7 @@ class Recurrence:
         """
         T, N, width = self.T, self.N, self.width
         self.prepare_backward()
-        dS = np.array(grad, dtype=self.dtype, copy=True)
+        dS = self.take_grad(grad)
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
             carry = self.empty((N, width))

@@ -31,7 +31,7 @@ with the projection). Over the whole sequence, after the loop::
 
 import numpy as np
 
-from .common import Recurrence, sigmoid_halved
+from .common import Recurrence
 
 __all__ = ["LSTM"]
 
@@ -49,7 +49,7 @@ class LSTM(Recurrence):
     sigmoid covers them; the three gates that dc (after (11)) scales come last, so one
     multiplication makes their gradients. The per-step array A (T, N, 4D) holds the
     pre-activations, then [O | I | F | G]; ``coefficients`` puts [Ko | Ki | Kf | Kg]
-    over it and [Kc | F] in a chunk array, and ``back`` writes the gradients
+    over it and Kc and F in two chunk arrays, and ``back`` writes the gradients
     [Go | Gi | Gf | Gg] over the factors (G = (A,)). The forward also keeps
     tanh(c_t) (for the factors) and, with the projection, V_t (for dWp).
 
@@ -79,6 +79,15 @@ class LSTM(Recurrence):
     def state_width(self):
         return self.P + self.D
 
+    def take_grad(self, grad):
+        """``grad`` is the pair (dL/dS_t, dL/dc_t from outside; None when the loss
+        does not use c), written side by side into a new array."""
+        grad_s, grad_c = grad
+        P, dS = self.P, np.empty(self.S.shape, self.dtype)
+        dS[..., :P] = grad_s
+        dS[..., P:] = 0 if grad_c is None else grad_c
+        return dS
+
     def _dot(self, rows):
         """The product for strided h rows (see the class docstring)."""
         return np.dot if rows == 1 else np.matmul
@@ -86,12 +95,16 @@ class LSTM(Recurrence):
     def forward_cell(self):
         D, Wf, Wp, dot = self.D, self.Wf, self.Wp, self._dot(self.N)
         a, ig = self.empty((self.N, 4 * D)), self.empty((self.N, D))
+        half = np.asarray(0.5, self.dtype)
 
         def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
             dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
             np.add(A, a, A)
-            sigmoid_halved(OIF, OIF)  # (9), (6), (7)
-            np.tanh(G, G)  # (8)
+            # (8) and the sigmoids of (9), (6), (7) as in sigmoid_halved: one tanh over
+            # the whole row, contiguous, which is the halved pre-activations' for O, I, F
+            np.tanh(A, A)
+            np.multiply(OIF, half, OIF)
+            np.add(OIF, half, OIF)
             np.multiply(F, cp, c)  # (10)
             np.multiply(I, G, ig)
             np.add(c, ig, c)
@@ -124,9 +137,7 @@ class LSTM(Recurrence):
     def coefficients(self, cells):
         O, I, F, G, Tc = self.O[cells], self.I[cells], self.F[cells], self.Gc[cells], self.Tc[cells]
         cp = self.c[cells]  # c_{t-1} of the cells
-        KF, t = self.chunk_scratch(cells, 2, 1)
-        D = self.D
-        Kc, Fk = KF[..., :D], KF[..., D:]
+        Kc, Fk, t = self.chunk_scratch(cells, 1, 1, 1)  # apart, so that back reads them contiguous
         np.copyto(Fk, F)  # for dc_{t-1} = dc ⊙ F
         np.multiply(Tc, Tc, out=Kc)
         np.subtract(1, Kc, out=Kc)
@@ -147,7 +158,7 @@ class LSTM(Recurrence):
 
     def backward_cell(self, cells, out, rows):
         P, D, c = self.P, self.D, cells
-        KF = self._chunk[0][c.start - self._c0 : c.stop - self._c0]  # the cells' [Kc | F]
+        Kc, F = (a[c.start - self._c0 : c.stop - self._c0] for a in self._chunk[:2])  # the cells' Kc, F
         dct, dV = self.scratch(rows, 2)
         dct3 = dct[:, None, :]
         WT, dot = self.W.T, self._dot(rows)
@@ -170,8 +181,8 @@ class LSTM(Recurrence):
         return back, (
             K[..., :D],
             _triples(K[..., D:]),
-            KF[..., :D],
-            KF[..., D:],
+            Kc,
+            F,
             Gall[..., :D],
             _triples(Gall[..., D:]),
             Gall,

@@ -87,10 +87,7 @@ class LSTMOp(RecurrentOp):
         return S[..., :P]
 
     def _state_grad(self, grad):
-        dc = self._c_grad
-        if dc is None:  # the loss does not use c
-            dc = np.zeros(self.cell_states.shape, grad.dtype)
-        return np.concatenate([grad, dc], axis=-1)
+        return grad, self._c_grad  # (the kernel writes them side by side)
 
     def _hand_out(self, dS, grads):
         P = self._P

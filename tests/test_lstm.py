@@ -250,3 +250,37 @@ def test_same_as_torch_lstm(proj_size):
         np.testing.assert_allclose(bias.grad, grads["bias_hh_l0"][gate[g]], err_msg="b" + g, **tol)
     if proj_size:
         np.testing.assert_allclose(Wp.grad, grads["weight_hr_l0"].T, **tol)
+
+
+def test_c_grad_is_the_pair_states_derivative_as_the_conventions_page_says():
+    """c.grad[t] leaves out the path c_t -> S_t inside cell t; adding s.grad[t] ⊙ O_t ⊙
+    (1 − tanh² c_t), as docs/conventions.md says, gives dL/dc_t with S_t a function of c_t:
+    the gradient of c_t read off the recurrence unrolled in mygrad primitives."""
+    T, N, C, D = 4, 2, 3, 3
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(T, N, C))
+    shapes = {"U": (C, D), "W": (D, D), "b": (D,)}
+    p = {k: rng.normal(size=shapes[k[0]]) * 0.5 for k in LSTM_NAMES}
+    w_s, w_c = rng.normal(size=(T + 1, N, D)), rng.normal(size=(T + 1, N, D))
+
+    s, c = mygru.lstm(X, *(mg.tensor(p[k]) for k in LSTM_NAMES))
+    ((s * w_s).sum() + (c * w_c).sum()).backward()
+
+    t_ = {k: mg.tensor(v) for k, v in p.items()}
+    h, cell, cells, outs = mg.zeros((N, D)), mg.zeros((N, D)), [], []
+    loss = (h * w_s[0]).sum() + (cell * w_c[0]).sum()
+    for t in range(T):
+
+        def pre(g, x=X[t], h=h):
+            return mg.matmul(x, t_["U" + g]) + mg.matmul(h, t_["W" + g]) + t_["b" + g]
+
+        i, f, o = (mg.nnet.sigmoid(pre(g)) for g in "ifo")
+        cell = f * cell + i * mg.tanh(pre("g"))
+        h = o * mg.tanh(cell)
+        cells.append(cell)
+        outs.append(o)
+        loss = loss + (h * w_s[t + 1]).sum() + (cell * w_c[t + 1]).sum()
+    loss.backward()
+    for t in range(1, T + 1):
+        O, tc = outs[t - 1].data, np.tanh(c.data[t])
+        np.testing.assert_allclose(c.grad[t] + s.grad[t] * O * (1 - tc**2), cells[t - 1].grad, rtol=1e-10)

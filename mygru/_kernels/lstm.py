@@ -31,7 +31,7 @@ with the projection). Over the whole sequence, after the loop::
 
 import numpy as np
 
-from .common import Recurrence
+from .common import Recurrence, sigmoid_halved
 
 __all__ = ["LSTM"]
 
@@ -95,16 +95,12 @@ class LSTM(Recurrence):
     def forward_cell(self):
         D, Wf, Wp, dot = self.D, self.Wf, self.Wp, self._dot(self.N)
         a, ig = self.empty((self.N, 4 * D)), self.empty((self.N, D))
-        half = np.asarray(0.5, self.dtype)
 
         def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
             dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
             np.add(A, a, A)
-            # (8) and the sigmoids of (9), (6), (7) as in sigmoid_halved: one tanh over
-            # the whole row, contiguous, which is the halved pre-activations' for O, I, F
-            np.tanh(A, A)
-            np.multiply(OIF, half, OIF)
-            np.add(OIF, half, OIF)
+            sigmoid_halved(OIF, OIF)  # (9), (6), (7): accurate in both tails
+            np.tanh(G, G)  # (8)
             np.multiply(F, cp, c)  # (10)
             np.multiply(I, G, ig)
             np.add(c, ig, c)

@@ -202,7 +202,10 @@ def lstm(
         ``c[0]`` is c0 and ``c[t]`` is c_t. A loss may use s, c or both: every
         gradient reaches X, the parameters, s0 and c0. After ``backward``,
         ``s.grad`` and ``c.grad`` hold the total derivatives dL/dS_t and dL/dc_t of
-        every state, step 0 included, within the bp_lim windows.
+        every state, step 0 included, within the bp_lim windows, with the pair
+        (S_t, c_t) as the state: ``c.grad[t]`` is what reaches c_t from the loss and
+        from the cells after t, not the path from c_t into S_t inside cell t (see the
+        conventions page).
 
     Notes
     -----

@@ -169,7 +169,7 @@ def test_wide_float64_states_with_the_transposed_forward_layout(kind):
     prob = fixed_problem(kind, rng, T=3, N=4, C=2, D=128, scale=1 / np.sqrt(128))
     out = call(kind, prob)
     kernel = (out[0] if kind == "lstm" else out).creator._kernel
-    forward_weights = [kernel.Wh, kernel.Wzr_half] if kind == "gru" else [kernel.Wf]
+    forward_weights = [kernel.Wh, kernel.Wzr_neg] if kind == "gru" else [kernel.Wf]
     assert kernel.transposed
     assert all(w.T.flags.c_contiguous and not w.flags.c_contiguous for w in forward_weights)
     for k, dropout in ((None, 0.0), (1, 0.0), (None, 0.4)):

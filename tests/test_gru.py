@@ -155,7 +155,8 @@ def test_activations_released_after_backward():
     op = s.creator
     assert op._kernel is not None
     s.sum().backward()
-    assert op._kernel is None and op._grads is None
+    assert op._kernel is None  # nor does the op keep any gradient
+    assert not any(isinstance(v, dict) for v in vars(op).values())
 
 
 def test_no_cache_kept_when_nothing_can_backprop():

@@ -50,38 +50,48 @@ Elman RNN, 4 for the LSTM), ``P`` the width of the state the recurrent weights r
 and writes S_t, and row ``i = t - 1`` of every per-step array is its.
 """
 
+import functools
+
 import numpy as np
 
 from .workspace import workspace
 
-__all__ = ["Recurrence", "flat", "mm", "sigmoid_halved"]
+__all__ = ["Recurrence", "flat", "mm", "sigmoid_negated"]
 
 
-# per dtype: -2, the largest argument whose exponential is finite (with a margin), 1
+# per dtype: the largest argument whose exponential is finite (with a margin), 1
 _SIGMOID = {
-    np.dtype(t): (np.array(-2, t), np.array(limit, t), np.array(1, t))
+    np.dtype(t): (np.array(limit, t), np.array(1, t))
     for t, limit in ((np.float32, 88.7), (np.float64, 709.7))
 }
 
 
-def sigmoid_halved(h, out):
-    """σ(x) = 1 / (1 + exp(−x)) from ``h`` = x / 2, written into ``out`` (which may be ``h``).
+def sigmoid_negated(m, out):
+    """σ(x) = 1 / (1 + exp(−x)) from ``m`` = −x, written into ``out`` (which may be ``m``).
 
     Within 3 ulps of the exact value in both tails, float32 and float64 alike (against
     mpmath, tests/test_sigmoid.py), wherever σ(x) is a normal number. exp(−x) is taken of
     min(−x, 88.7) (float32; 709.7 in float64), so it never overflows and no input raises
     a RuntimeWarning: below x = −88.7 the result stays at σ(−88.7) ≈ 3.0e−39 (6.0e−309),
     a subnormal number, instead of falling further to 0. The kernels compute the sigmoid
-    gates' pre-activations already halved (their weights and biases are halved once,
-    which is exact in floating point); from h the formula takes one multiplication, as
-    from x. Five ufunc calls, no temporary array."""
-    minus_two, limit, one = _SIGMOID[out.dtype]
-    np.multiply(h, minus_two, out)
-    np.minimum(out, limit, out=out)
+    gates' pre-activations already negated (their weights and biases are negated once,
+    which is exact in floating point, as is every sum and product of negated numbers),
+    so the formula needs no multiplication: four ufunc calls, no temporary array."""
+    limit, one = _SIGMOID[out.dtype]
+    np.minimum(m, limit, out=out)
     np.exp(out, out)
     np.add(out, one, out)
     np.divide(one, out, out)
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _gate_scales(gates, negated, D, dtype):
+    """Per column of a side-by-side array of ``gates``: −1 for the ``negated`` gates, else 1
+    (read-only: one array per shape, shared by every call)."""
+    scales = np.repeat([-1.0 if g and g in negated else 1.0 for g in gates], D).astype(dtype)
+    scales.flags.writeable = False
+    return scales
 
 
 def flat(a):
@@ -128,7 +138,7 @@ class Recurrence:
 
     gates_in: tuple[str, ...] = ("",)  # order of the gate blocks in U, b and the input gradients
     gates_rec: tuple[str, ...] = ("",)  # order of the gate blocks in W
-    halved = ""  # the sigmoid gates, whose pre-activations are computed halved
+    negated = ""  # the sigmoid gates, whose pre-activations are computed negated
     # (attribute, first gate, end gate): one array per block
     blocks_in: tuple[tuple[str, int, int], ...] = (("P", 0, 1),)
     chunk_rows = 256  # the full BPTT loop takes the cells about this many rows (J·N) at a time
@@ -146,8 +156,8 @@ class Recurrence:
         self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
         # the per-step products multiply by transposed views from here up (see operands)
         self.transposed = self.dtype == np.float64 and N >= 4 and D >= 128
-        half = self._halves(self.gates_in)
-        U, b = (U * half, b * half) if self.halved else (U, b)
+        scales = self._scales(self.gates_in)
+        U, b = (U * scales, b * scales) if self.negated else (U, b)
 
         # the input projections, one product per block: P[t] = (X_t U) ⊙ mask_U + b
         for name, g0, g1 in self.blocks_in:
@@ -194,9 +204,9 @@ class Recurrence:
         """A new array dS, holding ``grad`` (the caller's, never written to)."""
         return np.array(grad, dtype=self.dtype, copy=True)
 
-    def _halves(self, gates):
-        """Per column of a side-by-side array: 1/2 for the sigmoid gates, else 1."""
-        return np.repeat([0.5 if g and g in self.halved else 1.0 for g in gates], self.D).astype(self.dtype)
+    def _scales(self, gates):
+        """Per column of a side-by-side array: −1 for the sigmoid gates, else 1."""
+        return _gate_scales(gates, self.negated, self.D, self.dtype)
 
     def forward(self):
         """Run every cell; returns S, shape (T+1, N, width), with S[0] = s0."""

@@ -36,7 +36,7 @@ multiplications and two products. Over the whole sequence, after the loop
 
 import numpy as np
 
-from .common import Recurrence, sigmoid_halved
+from .common import Recurrence, sigmoid_negated
 
 __all__ = ["GRU", "GRUResetAfter"]
 
@@ -73,14 +73,16 @@ class GRU(Recurrence):
     candidate apart from the two gates, so that each block a step works on is
     contiguous: H (T, N, D) and ZR (T, N, 2D) = [Z | R], which the forward fills
     with the activations. The backward keeps its gradients in the same arrays,
-    G = (H, ZR): ``coefficients`` puts A over H and [B | C] in a small chunk
-    array, and ``back`` turns them into Gh over A and [Gz | Gr] over [Z | R],
-    after reading Z and R. Since R is gone after the loop, dWh is summed chunk
-    by chunk in ``finish``, from R ⊙ S_{t-1} kept beside [B | C].
+    G = (H, ZR): ``coefficients`` puts A over H, and B, C and contiguous copies
+    of Z and R in small chunk arrays (one (L, N, D) array each, so that every
+    operand of a step's multiplications but Gz and Gr is contiguous), and
+    ``back`` turns them into Gh over A and [Gz | Gr] over [Z | R]. Since R is
+    gone after the loop, dWh is summed chunk by chunk in ``finish``, from
+    R ⊙ S_{t-1} kept in a chunk array too.
     """
 
     gates_in = gates_rec = ("h", "z", "r")
-    halved = "zr"
+    negated = "zr"
     blocks_in = (("H", 0, 1), ("ZR", 1, 3))
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
@@ -89,20 +91,20 @@ class GRU(Recurrence):
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
         self.G = (self.H, self.ZR)
         self.G_in = ((self.H, 0), (self.ZR, 1))
-        # the forward's operands Wh and [Wz | Wr] / 2 (see sigmoid_halved), one
+        # the forward's operands Wh and −[Wz | Wr] (see sigmoid_negated), one
         # buffer; prepare_backward turns them into the backward's Wh and [Wz | Wr]
-        self.Wh, self.Wzr_half = self.operands((self.W[:, :D], 1), (self.W[:, D:], 0.5))
+        self.Wh, self.Wzr_neg = self.operands((self.W[:, :D], 1), (self.W[:, D:], -1))
         self.W = self.Wzr = None  # the blocks above are all the cells use
 
     def forward_cell(self):
-        N, D, Wh, Wzr_half = self.N, self.D, self.Wh, self.Wzr_half
+        N, D, Wh, Wzr_neg = self.N, self.D, self.Wh, self.Wzr_neg
         zr, rs, d = self.empty((N, 2 * D)), self.empty((N, D)), self.empty((N, D))
 
         def step(Sp, S, ZR, Z, R, H):
-            # (1), (2) fused: one product with the halved [Wz | Wr], one sigmoid
-            np.dot(Sp, Wzr_half, zr)
+            # (1), (2) fused: one product with the negated [Wz | Wr], one sigmoid
+            np.dot(Sp, Wzr_neg, zr)
             np.add(ZR, zr, ZR)
-            sigmoid_halved(ZR, ZR)
+            sigmoid_negated(ZR, ZR)
             # (3)
             np.multiply(R, Sp, rs)
             np.dot(rs, Wh, d)
@@ -113,35 +115,40 @@ class GRU(Recurrence):
         return step, (self.ZR, self.Z, self.R, self.H)
 
     def prepare_backward(self):
-        # [Wz | Wr] = 2 [Wz | Wr] / 2 exactly: the backward differentiates the very
+        # [Wz | Wr] = −(−[Wz | Wr]) exactly: the backward differentiates the very
         # weights the forward used. It multiplies by .T of C-contiguous blocks.
         if self.transposed:
-            self.Wh, self.Wzr = self.operands((self.Wh, 1), (self.Wzr_half, 2), transposed=False)
-            self.drop("Wzr_half")  # and with it the forward's Wh, in the same buffer
+            self.Wh, self.Wzr = self.operands((self.Wh, 1), (self.Wzr_neg, -1), transposed=False)
+            self.drop("Wzr_neg")  # and with it the forward's Wh, in the same buffer
         else:
-            self.Wzr, self.Wzr_half = np.multiply(self.Wzr_half, 2, out=self.Wzr_half), None
+            self.Wzr, self.Wzr_neg = np.negative(self.Wzr_neg, out=self.Wzr_neg), None
         self._dWh = self.empty((self.D, self.D))  # summed by finish
         self._dWh[...] = 0
 
     def coefficients(self, cells):
-        D, Sp, ZR, Z, R = self.D, self.S[cells], self.ZR[cells], self.Z[cells], self.R[cells]
-        K, RS = self.chunk_scratch(cells, 2, 1)  # [B | C] will be made in K
-        np.subtract(1, ZR, out=K)
-        K[..., :D] *= Z  # Z ⊙ (1 − Z)
-        _update_coefficients(Sp, Z, self.H[cells], K[..., :D], tmp=RS)
+        Sp, H = self.S[cells], self.H[cells]
+        # B, C, and contiguous copies of Z and R (in ZR they are halves of each row,
+        # which numpy multiplies about twice as slowly at the small sizes, measured)
+        B, C, Z, R, RS = self.chunk_scratch(cells, 1, 1, 1, 1, 1)
+        np.copyto(Z, self.Z[cells])
+        np.copyto(R, self.R[cells])
+        np.subtract(1, Z, out=B)
+        B *= Z  # Z ⊙ (1 − Z)
+        _update_coefficients(Sp, Z, H, B, tmp=RS)
         np.multiply(R, Sp, out=RS)  # R ⊙ S_{t-1}: for C, and for dWh in finish
-        K[..., D:] *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
+        np.subtract(1, R, out=C)
+        C *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
 
     def backward_cell(self, cells, out, rows):
         D, c = self.D, cells
-        K = self._chunk[0][c.start - self._c0 : c.stop - self._c0]  # the cells' [B | C]
+        B, C, Z, R = (a[c.start - self._c0 : c.stop - self._c0] for a in self._chunk[:4])  # the cells' own
         dRS, a = self.scratch(rows, 2)
         WhT, WzrT = self.Wh.T, self.Wzr.T
 
         def back(dS, prev, A, Z, R, B, C, Gh, Gz, Gr, Gzr):
             np.multiply(A, dS, Gh)  # Gh = dS ⊙ A
             np.dot(Gh, WhT, dRS)
-            if prev is not None:  # the paths through Z and R ⊙ S, before Gzr overwrites them
+            if prev is not None:  # the paths through Z and R ⊙ S
                 np.multiply(dS, Z, a)
                 np.multiply(dRS, R, prev)
                 np.add(a, prev, a)
@@ -152,21 +159,11 @@ class GRU(Recurrence):
                 np.add(prev, a, prev)
 
         Gh, Gzr = out[0][c], out[1][c]  # back gets rows of these, under the same names
-        return back, (
-            self.H[c],
-            self.Z[c],
-            self.R[c],
-            K[..., :D],
-            K[..., D:],
-            Gh,
-            Gzr[..., :D],
-            Gzr[..., D:],
-            Gzr,
-        )
+        return back, (self.H[c], Z, R, B, C, Gh, Gzr[..., :D], Gzr[..., D:], Gzr)
 
     def finish(self, cells, need):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
-            RS = self._chunk[1][: cells.stop - cells.start]
+            RS = self._chunk[4][: cells.stop - cells.start]
             self._dWh += self.outer(RS, self.H[cells])
 
     def weight_grads(self, need):
@@ -194,7 +191,7 @@ class GRUResetAfter(Recurrence):
 
     gates_in = ("h", "z", "r")
     gates_rec = ("z", "r", "h")
-    halved = "zr"
+    negated = "zr"
     blocks_in = (("H", 0, 1), ("ZR", 1, 3))
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, bhn):
@@ -204,8 +201,8 @@ class GRUResetAfter(Recurrence):
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
         self.Grec = self.empty((T, N, 3 * D))
         self.Q = self.Grec[..., D : 2 * D]
-        # the forward's operand [Wz / 2 | Wr / 2 | Wh] (see sigmoid_halved); the backward uses W
-        (self.Wf,) = self.operands((self.W, self._halves(self.gates_rec)))
+        # the forward's operand [−Wz | −Wr | Wh] (see sigmoid_negated); the backward uses W
+        (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
         self.G = (self.H, self.Grec)
         self.G_in = ((self.H, 0), (self.Grec[..., : 2 * D], 1))
 
@@ -215,9 +212,9 @@ class GRUResetAfter(Recurrence):
         a_zr, a_h = a[:, : 2 * D], a[:, 2 * D :]
 
         def step(Sp, S, ZR, Z, R, H, Q):
-            np.dot(Sp, Wf, a)  # [S Wz / 2 | S Wr / 2 | S Wh], one product
+            np.dot(Sp, Wf, a)  # [−S Wz | −S Wr | S Wh], one product
             np.add(ZR, a_zr, ZR)
-            sigmoid_halved(ZR, ZR)  # (1), (2)
+            sigmoid_negated(ZR, ZR)  # (1), (2)
             np.add(a_h, bhn, Q)
             np.multiply(R, Q, d)
             np.add(H, d, H)

@@ -31,7 +31,7 @@ with the projection). Over the whole sequence, after the loop::
 
 import numpy as np
 
-from .common import Recurrence, sigmoid_halved
+from .common import Recurrence, sigmoid_negated
 
 __all__ = ["LSTM"]
 
@@ -60,7 +60,7 @@ class LSTM(Recurrence):
     """
 
     gates_in = gates_rec = ("o", "i", "f", "g")
-    halved = "oif"
+    negated = "oif"
     blocks_in = (("A", 0, 4),)
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, Wp=None):
@@ -73,8 +73,8 @@ class LSTM(Recurrence):
         self.Wp = None if Wp is None else np.ascontiguousarray(Wp)
         self.V = None if Wp is None else self.empty((T, N, D))  # V_t = O ⊙ tanh(c_t)
         self.G, self.G_in = (A,), ((A, 0),)
-        # the forward's operand [Wo / 2 | Wi / 2 | Wf / 2 | Wg] (see sigmoid_halved)
-        (self.Wf,) = self.operands((self.W, self._halves(self.gates_rec)))
+        # the forward's operand [−Wo | −Wi | −Wf | Wg] (see sigmoid_negated)
+        (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
 
     def state_width(self):
         return self.P + self.D
@@ -99,7 +99,7 @@ class LSTM(Recurrence):
         def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
             dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
             np.add(A, a, A)
-            sigmoid_halved(OIF, OIF)  # (9), (6), (7): accurate in both tails
+            sigmoid_negated(OIF, OIF)  # (9), (6), (7): accurate in both tails
             np.tanh(G, G)  # (8)
             np.multiply(F, cp, c)  # (10)
             np.multiply(I, G, ig)

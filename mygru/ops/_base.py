@@ -12,6 +12,8 @@ from numbers import Integral, Real
 import mygrad._utils.graph_tracking as _track
 import numpy as np
 from mygrad import Tensor
+from mygrad._utils import SkipGradient
+from mygrad.errors import InvalidBackprop
 from mygrad.operation_base import Operation
 
 __all__ = [
@@ -297,12 +299,27 @@ class RecurrentOp(Operation):
         self._kernel.release()  # the cached activations go back to the workspace
         self._kernel = None
         self._hand_out(dS, grads)
-        self._grads = grads
-        super().backward(grad, **kwargs)
-        self._grads = None
+        # What mygrad's Operation.backward would do, less its copy of every gradient
+        # that is a view (a guard against in-place accumulation into memory that
+        # something else holds): these are this call's new arrays, per-gate blocks of
+        # one buffer each, so each variable takes its own as it is. Only the initial
+        # states' are rows of dS, which the user holds as s.grad: those are copied.
+        owner = dS if dS.base is None else dS.base
+        for name, var in zip(self.names, self.variables):
+            if var._constant:
+                continue
+            if not var._ops:
+                raise InvalidBackprop(f"the graph containing {var} was cleared before backprop")
+            g = grads[name]
+            if g.dtype != var.data.dtype or g.base is owner:
+                g = g.astype(var.data.dtype)  # a copy
+            if var._grad is None:
+                var._grad = g
+            else:
+                var._grad += g
 
     def backward_var(self, grad, index, **kwargs):
-        return self._grads[self.names[index]]
+        raise SkipGradient("every gradient is handed out by backward")
 
 
 # which kernel gradient each argument needs ("Uz" -> the input weights "U", ...)

@@ -175,3 +175,29 @@ def test_wide_float64_states_with_the_transposed_forward_layout(kind):
     for k, dropout in ((None, 0.0), (1, 0.0), (None, 0.4)):
         s, ref = run_and_reference(kind, prob, k, dropout)
         check_against_reference(s, prob, ref)
+
+
+@pytest.mark.parametrize("kind", list(OPS))
+def test_an_upstream_gradient_in_any_layout(kind):
+    """A gradient that is not C-contiguous (here a column permutation of one) gives the
+    same results as its contiguous copy, also with truncated BPTT, whose passes view the
+    states' gradients as stacked rows (this raised an AssertionError)."""
+    rng = np.random.default_rng(12)
+    prob = fixed_problem(kind, rng, T=5, N=4, C=2, D=3)
+    grad = prob["grad"][:, [1, 0, 3, 2]]
+    assert not grad.flags.c_contiguous
+    for bp_lim in (None, 2):
+        results = []
+        for g in (grad, np.ascontiguousarray(grad)):
+            out = call(kind, prob, bp_lim=bp_lim)
+            if kind == "lstm":
+                lstm_backward(*out, g.copy() if g.flags.c_contiguous else g)
+                results.append([out[0].grad, out[1].grad])
+            else:
+                out.backward(g)
+                results.append([out.grad])
+            results[-1] += [p.grad for p in prob["params"].values()]
+            for p in prob["params"].values():
+                p.null_grad()
+        for a, b in zip(*results):
+            np.testing.assert_array_equal(a, b)

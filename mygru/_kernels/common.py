@@ -201,8 +201,9 @@ class Recurrence:
         return self.D
 
     def take_grad(self, grad):
-        """A new array dS, holding ``grad`` (the caller's, never written to)."""
-        return np.array(grad, dtype=self.dtype, copy=True)
+        """A new C-contiguous array dS, holding ``grad`` (the caller's, never written to,
+        in any layout: the truncated passes view dS's cells as stacked rows)."""
+        return np.array(grad, dtype=self.dtype, copy=True, order="C")
 
     def _scales(self, gates):
         """Per column of a side-by-side array: −1 for the sigmoid gates, else 1."""

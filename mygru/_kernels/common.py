@@ -4,12 +4,15 @@ truncation driver and the whole-sequence gradient products.
 Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 ``rnn.py``) subclasses :class:`Recurrence` and supplies only its cell:
 
-- ``forward_cell()``: the forward of one cell as ``(step, arrays)``. The loop calls
+- ``forward_cell(rows)``: the forward of one cell as ``(step, arrays)``, for the first
+  ``rows`` rows of the batch (N, or fewer with ``lengths``, see below). The loop calls
   ``step(Sp, S, *views)`` for cell t (t = 1..T, row ``i = t - 1`` of every per-step
   array) with ``Sp = S[i]`` = S_{t-1}, ``S = S[i + 1]`` = S_t (to be written) and
-  ``views`` the rows ``i`` of ``arrays`` (the input pre-activations of cell t, which it overwrites with what its backward needs). ``step`` is a
-  closure over this call's operands and work arrays, so a step is its numpy calls
-  and little else: at the tiny size the calls and the Python around them are the cost;
+  ``views`` the rows ``i`` of ``arrays`` (the input pre-activations of cell t, which it
+  overwrites with what its backward needs), each cut to its first ``rows`` rows.
+  ``step`` is a closure over this call's operands and work arrays (``step_scratch``),
+  so a step is its numpy calls and little else: at the tiny size the calls and the
+  Python around them are the cost;
 - ``prepare_backward()``: once, when the backward starts (work arrays, weights
   in the form the backward multiplies by);
 - ``coefficients(cells)``: for a block of cells (a slice) at once, the factors
@@ -33,6 +36,16 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
   must be taken from it before later blocks overwrite it (the GRU's dWh);
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
 
+With ``lengths`` the kernel sorts the batch once, longest sequence first (``order``),
+and works in that order throughout: cell t then only touches the first ``counts[t - 1]``
+rows, the sequences still running (as torch's packed sequences do), in runs of cells
+with the same count (``segments``). The finished sequences' rows of the per-step arrays
+keep their input projections (or zeros, ``step_empty``), their rows of ``G`` are zeroed
+after the loop, their states repeat (copied once per run) and their state gradients
+pass straight back (one call per cell). ``forward`` returns the states, and ``backward``
+dS and dX, in the caller's order. Truncated BPTT keeps the rows of every cell and
+masks the finished ones (``alive``, ``dead``).
+
 The state is one array ``S`` (T+1, N, ``width``): for the GRU and the Elman cell
 ``width`` = D; the LSTM keeps its pair side by side, row t = [S_t | c_t] (width P + D).
 The drivers never look inside a state row: they only need the cell's map from
@@ -51,6 +64,7 @@ and writes S_t, and row ``i = t - 1`` of every per-step array is its.
 """
 
 import functools
+import itertools
 
 import numpy as np
 
@@ -147,6 +161,18 @@ class Recurrence:
         T, N, C = X.shape
         D = U.shape[1] // len(self.gates_in)
         self._taken = []  # buffers from the workspace, given back by release()
+        self.order = self.counts = None
+        if lengths is not None and N and lengths.min() < T:  # the batch, longest first
+            order = np.argsort(-lengths, kind="stable")
+            if np.any(order != np.arange(N)):  # (a batch already in that order stays as it is)
+                # the sorted copies are work arrays (fresh memory each call would cost page faults)
+                X = np.take(X, order, axis=1, out=workspace.empty(X.shape, X.dtype, self._taken))
+                s0, lengths = s0[order], lengths[order]
+                mask_U = None if mask_U is None else mask_U[order]
+                self.order, self.inverse = order, np.argsort(order)
+            self.counts = (lengths > np.arange(T)[:, None]).sum(axis=1)  # sequences running in cell t
+        elif lengths is not None:
+            lengths = None  # every sequence runs to the end
         self.T, self.N, self.C, self.D, self.P = T, N, C, D, W.shape[0]
         self.width = self.state_width()
         self.X, self.U, self.mask_U, self.mask_W = X, U, mask_U, mask_W
@@ -168,12 +194,17 @@ class Recurrence:
             P += b[cols]
             setattr(self, name, P)
 
-        self.S = np.empty((T + 1, N, self.width), self.dtype)
+        # the states (with lengths the kernel's own, sorted: forward returns a new copy)
+        self.S = (
+            np.empty((T + 1, N, self.width), self.dtype)
+            if self.order is None
+            else self.empty((T + 1, N, self.width))
+        )
         self.S[0] = s0
         # alive[t, n] is True while sequence n is still running at cell t
         self.alive = None if lengths is None else (np.arange(T)[:, None] < lengths)[..., None]
         self.dead = None if lengths is None else ~self.alive
-        self._scratch = self._chunk = None
+        self._scratch = self._chunk = self._step_scratch = self._runs = None
         self._c0 = 0  # the first cell of the current chunk
 
     def operands(self, *blocks, transposed=None):
@@ -210,34 +241,69 @@ class Recurrence:
         return _gate_scales(gates, self.negated, self.D, self.dtype)
 
     def forward(self):
-        """Run every cell; returns S, shape (T+1, N, width), with S[0] = s0."""
-        S, dead = self.S, self.dead
-        step, arrays = self.forward_cell()
-        cells = zip(S[:-1], S[1:], *arrays)
-        if dead is None:
-            for views in cells:
+        """Run every cell; returns S, shape (T+1, N, width), with S[0] = s0 (in the
+        caller's order; the kernel keeps its own, sorted with ``lengths``)."""
+        S = self.S
+        if self.counts is None:
+            step, arrays = self.forward_cell(self.N)
+            for views in zip(S[:-1], S[1:], *arrays):
                 step(*views)
-        else:  # a finished sequence keeps its last state
-            for (Sp, St, *views), finished in zip(cells, dead):
-                step(Sp, St, *views)
-                np.copyto(St, Sp, where=finished)
-        return S
+            return S
+        # each run of cells with the same sequences still running (the first ``rows``);
+        # the others' states repeat, and their rows of the per-step arrays keep what
+        # they were made with (the input projections, or zeros: ``step_empty``)
+        for part, rows in self.segments(slice(0, self.T)):
+            step, arrays = self.forward_cell(rows)
+            live = S[part.start : part.stop + 1, :rows]
+            cut = [a[part, :rows] if isinstance(a, np.ndarray) else a[part] for a in arrays]
+            for views in zip(live[:-1], live[1:], *cut):
+                step(*views)
+            S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
+        return S if self.order is None else S.take(self.inverse, axis=1)
+
+    def step_empty(self, shape):
+        """A per-step work array (T, N, ...) that the forward fills: with ``lengths``
+        zeros, so that the rows of finished sequences, which no step writes, hold
+        finite numbers for the vectorized calls of the backward."""
+        a = self.empty(shape)
+        if self.counts is not None:
+            a[...] = 0
+        return a
+
+    def segments(self, cells):
+        """The runs of ``cells`` (a slice) in which the same sequences run: pairs
+        (part, rows), ``part`` a slice of cells and ``rows`` the number of sequences
+        running in them (the first ``rows`` of the sorted batch), in order of time."""
+        if self._runs is None:  # the runs of the whole sequence, once
+            counts = self.counts
+            edges = [0, *(np.flatnonzero(np.diff(counts)) + 1).tolist(), len(counts)]
+            self._runs = [(a, b, int(counts[a])) for a, b in itertools.pairwise(edges)]
+        lo, hi = cells.start, cells.stop
+        return [(slice(max(a, lo), min(b, hi)), rows) for a, b, rows in self._runs if a < hi and b > lo]
 
     def _back_cells(self, cells, dS, carry):
         """The full BPTT loop over ``cells`` from the last: each adds its dL/dS_{t-1}
-        into ``dS``; finished sequences carry their gradient straight through."""
-        back, arrays = self.backward_cell(cells, self.G, self.N)
-        rev = [a[::-1] for a in arrays]
-        steps = zip(dS[cells.start + 1 : cells.stop + 1][::-1], dS[cells][::-1], zip(*rev))
-        if self.alive is None:
-            for dSt, dSp, views in steps:
-                back(dSt, carry, *views)
-                np.add(dSp, carry, dSp)
-            return
-        for (dSt, dSp, views), alive, dead in zip(steps, self.alive[cells][::-1], self.dead[cells][::-1]):
-            back(dSt * alive, carry, *views)
-            carry += dSt * dead
-            dSp += carry
+        into ``dS``. With ``lengths``, run by run (``segments``): the finished
+        sequences' gradients pass straight back, and their rows of ``G`` are zeroed."""
+        N = self.N
+        for part, rows in reversed(self.segments(cells)) if self.counts is not None else [(cells, N)]:
+            back, arrays = self.backward_cell(part, self.G, rows)
+            rev = [a[:, :rows][::-1] for a in arrays]
+            live = dS[part.start : part.stop + 1, :rows]
+            c = carry[:rows]
+            steps = zip(live[1:][::-1], live[:-1][::-1], zip(*rev))
+            if rows == N:
+                for dSt, dSp, views in steps:
+                    back(dSt, c, *views)
+                    np.add(dSp, c, dSp)
+                continue
+            done = dS[part.start : part.stop + 1, rows:]  # the finished sequences' rows
+            for (dSt, dSp, views), dSt_done, dSp_done in zip(steps, done[1:][::-1], done[:-1][::-1]):
+                back(dSt, c, *views)
+                np.add(dSp, c, dSp)
+                np.add(dSp_done, dSt_done, dSp_done)  # a repeated state passes its gradient back
+            for g in self.G:
+                g[part, rows:] = 0
 
     def _back_block(self, cells, dS, prev, out):
         """``back`` over a block of cells at once, their rows stacked (truncated BPTT);
@@ -278,6 +344,8 @@ class Recurrence:
         T, N, width = self.T, self.N, self.width
         self.prepare_backward()
         dS = self.take_grad(grad)
+        if self.order is not None:  # the kernel's order; the caller's array gets the result
+            self._dS_out, dS = dS, np.take(dS, self.order, axis=1, out=self.empty(dS.shape))
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
             carry = self.empty((N, width))
@@ -393,8 +461,16 @@ class Recurrence:
         kept for the rest of the call (so the loop allocates nothing, and the truncated
         passes, whose blocks shrink, allocate once)."""
         if self._scratch is None or len(self._scratch[0]) < rows or len(self._scratch) < count:
-            self._scratch = [self.empty((rows, self.D)) for _ in range(count)]
+            # at least the whole batch: with lengths the loop's runs grow to it
+            self._scratch = [self.empty((max(rows, self.N), self.D)) for _ in range(count)]
         return [a[:rows] for a in self._scratch[:count]]
+
+    def step_scratch(self, rows, *widths):
+        """Work arrays of shapes (rows, w) for a forward step, one per width, the first
+        ``rows`` rows of arrays allocated for the whole batch once per call."""
+        if self._step_scratch is None:
+            self._step_scratch = [self.empty((self.N, w)) for w in widths]
+        return [a[:rows] for a in self._step_scratch]
 
     @staticmethod
     def outer(A, B):
@@ -443,5 +519,15 @@ class Recurrence:
         grads = self.weight_grads(need)
         if "W" in grads and self.mask_W is not None:
             grads["W"] *= self.mask_W  # W ⊙ M was used, so dL/dW = dL/d(W ⊙ M) ⊙ M
+        grads.update(self.state_weight_grads(dS, need))
         grads.update(self.input_grads(self.G_in, need))  # last: it overwrites G
+        if self.order is not None:  # back to the caller's order
+            dS = np.take(dS, self.inverse, axis=1, out=self._dS_out)
+            if "X" in grads:
+                grads["X"] = grads["X"].take(self.inverse, axis=1)
         return dS, self.named(grads)
+
+    def state_weight_grads(self, dS, need):
+        """Gradients of weights that read the state gradients ``dS`` directly (the
+        LSTM's projection); none here."""
+        return {}

@@ -96,9 +96,9 @@ class GRU(Recurrence):
         self.Wh, self.Wzr_neg = self.operands((self.W[:, :D], 1), (self.W[:, D:], -1))
         self.W = self.Wzr = None  # the blocks above are all the cells use
 
-    def forward_cell(self):
-        N, D, Wh, Wzr_neg = self.N, self.D, self.Wh, self.Wzr_neg
-        zr, rs, d = self.empty((N, 2 * D)), self.empty((N, D)), self.empty((N, D))
+    def forward_cell(self, rows):
+        D, Wh, Wzr_neg = self.D, self.Wh, self.Wzr_neg
+        zr, rs, d = self.step_scratch(rows, 2 * D, D, D)
 
         def step(Sp, S, ZR, Z, R, H):
             # (1), (2) fused: one product with the negated [Wz | Wr], one sigmoid
@@ -199,16 +199,16 @@ class GRUResetAfter(Recurrence):
         T, N, D = self.T, self.N, self.D
         self.bhn = bhn
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
-        self.Grec = self.empty((T, N, 3 * D))
+        self.Grec = self.step_empty((T, N, 3 * D))
         self.Q = self.Grec[..., D : 2 * D]
         # the forward's operand [−Wz | −Wr | Wh] (see sigmoid_negated); the backward uses W
         (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
         self.G = (self.H, self.Grec)
         self.G_in = ((self.H, 0), (self.Grec[..., : 2 * D], 1))
 
-    def forward_cell(self):
-        N, D, Wf, bhn = self.N, self.D, self.Wf, self.bhn
-        a, d = self.empty((N, 3 * D)), self.empty((N, D))
+    def forward_cell(self, rows):
+        D, Wf, bhn = self.D, self.Wf, self.bhn
+        a, d = self.step_scratch(rows, 3 * D, D)
         a_zr, a_h = a[:, : 2 * D], a[:, 2 * D :]
 
         def step(Sp, S, ZR, Z, R, H, Q):

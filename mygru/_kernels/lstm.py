@@ -69,9 +69,9 @@ class LSTM(Recurrence):
         A = self.A
         self.O, self.I, self.F, self.Gc = (A[..., j * D : (j + 1) * D] for j in range(4))
         self.h, self.c = self.S[..., :P], self.S[..., P:]
-        self.Tc = self.empty((T, N, D))  # tanh(c_t)
+        self.Tc = self.step_empty((T, N, D))  # tanh(c_t)
         self.Wp = None if Wp is None else np.ascontiguousarray(Wp)
-        self.V = None if Wp is None else self.empty((T, N, D))  # V_t = O ⊙ tanh(c_t)
+        self.V = None if Wp is None else self.step_empty((T, N, D))  # V_t = O ⊙ tanh(c_t)
         self.G, self.G_in = (A,), ((A, 0),)
         # the forward's operand [−Wo | −Wi | −Wf | Wg] (see sigmoid_negated)
         (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
@@ -92,9 +92,9 @@ class LSTM(Recurrence):
         """The product for strided h rows (see the class docstring)."""
         return np.dot if rows == 1 else np.matmul
 
-    def forward_cell(self):
-        D, Wf, Wp, dot = self.D, self.Wf, self.Wp, self._dot(self.N)
-        a, ig = self.empty((self.N, 4 * D)), self.empty((self.N, D))
+    def forward_cell(self, rows):
+        D, Wf, Wp, dot = self.D, self.Wf, self.Wp, self._dot(rows)
+        a, ig = self.step_scratch(rows, 4 * D, D)
 
         def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
             dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
@@ -188,9 +188,9 @@ class LSTM(Recurrence):
         self.drop("Tc")  # only the factors read it
         return {"W": self.outer(self.h[:-1], self.A)} if "W" in need else {}
 
-    def backward(self, grad, bp_lim=None, need=frozenset()):
-        dS, grads = super().backward(grad, bp_lim, need)
-        if "Wp" in need:  # dWp = Σ V_tᵀ dS_t over the cells that ran (cell t sees the totals dS[t])
-            dh = dS[1:, :, : self.P]
-            grads["Wp"] = self.outer(self.V, dh if self.alive is None else dh * self.alive)
-        return dS, grads
+    def state_weight_grads(self, dS, need):
+        if "Wp" not in need:
+            return {}
+        # dWp = Σ V_tᵀ dS_t over the cells that ran (cell t sees the totals dS[t])
+        dh = dS[1:, :, : self.P]
+        return {"Wp": self.outer(self.V, dh if self.alive is None else dh * self.alive)}

@@ -44,7 +44,7 @@ class Elman(Recurrence):
         self.drop("P")  # the backward reads f' off S alone
         return S
 
-    def forward_cell(self):
+    def forward_cell(self, rows):
         Wf, f = self.Wf, self.f
 
         def step(Sp, S, P):

@@ -74,11 +74,11 @@ class GRU(Recurrence):
     contiguous: H (T, N, D) and ZR (T, N, 2D) = [Z | R], which the forward fills
     with the activations. The backward keeps its gradients in the same arrays,
     G = (H, ZR): ``coefficients`` puts A over H, and B, C and contiguous copies
-    of Z and R in small chunk arrays (one (L, N, D) array each, so that every
+    of Z and R in small chunk arrays (one (J, N, D) array each, so that every
     operand of a step's multiplications but Gz and Gr is contiguous), and
     ``back`` turns them into Gh over A and [Gz | Gr] over [Z | R]. Since R is
     gone after the loop, dWh is summed chunk by chunk in ``finish``, from
-    R ⊙ S_{t-1} kept in a chunk array too.
+    R ⊙ S_{t-1} made from the chunk's copy of R.
     """
 
     gates_in = gates_rec = ("h", "z", "r")
@@ -129,15 +129,15 @@ class GRU(Recurrence):
         Sp, H = self.S[cells], self.H[cells]
         # B, C, and contiguous copies of Z and R (in ZR they are halves of each row,
         # which numpy multiplies about twice as slowly at the small sizes, measured)
-        B, C, Z, R, RS = self.chunk_scratch(cells, 1, 1, 1, 1, 1)
+        B, C, Z, R = self.chunk_scratch(cells, 1, 1, 1, 1)
         np.copyto(Z, self.Z[cells])
         np.copyto(R, self.R[cells])
         np.subtract(1, Z, out=B)
         B *= Z  # Z ⊙ (1 − Z)
-        _update_coefficients(Sp, Z, H, B, tmp=RS)
-        np.multiply(R, Sp, out=RS)  # R ⊙ S_{t-1}: for C, and for dWh in finish
+        _update_coefficients(Sp, Z, H, B, tmp=C)
         np.subtract(1, R, out=C)
-        C *= RS  # C = S_{t-1} ⊙ R ⊙ (1 − R)
+        C *= R
+        C *= Sp  # C = S_{t-1} ⊙ R ⊙ (1 − R)
 
     def backward_cell(self, cells, out, rows):
         D, c = self.D, cells
@@ -163,7 +163,8 @@ class GRU(Recurrence):
 
     def finish(self, cells, need):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
-            RS = self._chunk[4][: cells.stop - cells.start]
+            B, _C, _Z, R = (a[: cells.stop - cells.start] for a in self._chunk)
+            RS = np.multiply(R, self.S[cells], out=B)  # B is spent: R ⊙ S_{t-1} goes over it
             self._dWh += self.outer(RS, self.H[cells])
 
     def weight_grads(self, need):

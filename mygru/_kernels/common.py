@@ -288,10 +288,10 @@ class Recurrence:
         N = self.N
         for part, rows in reversed(self.segments(cells)) if self.counts is not None else [(cells, N)]:
             back, arrays = self.backward_cell(part, self.G, rows)
-            rev = [a[:, :rows][::-1] for a in arrays]
-            live = dS[part.start : part.stop + 1, :rows]
-            c = carry[:rows]
-            steps = zip(live[1:][::-1], live[:-1][::-1], zip(*rev))
+            live, c = dS[part.start : part.stop + 1], carry
+            if rows < N:
+                arrays, live, c = [a[:, :rows] for a in arrays], live[:, :rows], carry[:rows]
+            steps = zip(live[1:][::-1], live[:-1][::-1], zip(*[a[::-1] for a in arrays]))
             if rows == N:
                 for dSt, dSp, views in steps:
                     back(dSt, c, *views)

@@ -49,11 +49,12 @@ def peers(one_thread=True, names=("mygrad", "torch")):
     return found
 
 
-def make_case(size, dtype, seed=0):
+def make_case(size, dtype, seed=0, gates=3):
+    """X, the (U, W, b) triples of ``gates`` gates (3: ``mygru.gru``'s nine parameters) and dL/ds."""
     T, N, C, D = SIZES[size]
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(T, N, C)).astype(dtype)
-    params = [(rng.normal(size=sh) / np.sqrt(sh[0])).astype(dtype) for sh in [(C, D), (D, D), (D,)] * 3]
+    params = [(rng.normal(size=sh) / np.sqrt(sh[0])).astype(dtype) for sh in [(C, D), (D, D), (D,)] * gates]
     grad = rng.normal(size=(T + 1, N, D)).astype(dtype)
     return X, params, grad
 
@@ -76,13 +77,15 @@ def runners(name, impl, X, params, grad, bp_lim=None):
             f(X, *tensors, bp_lim=bp_lim).backward(grad)
 
         return fwd, fwd_bwd
-    torch = impl
-    _T, _N, C = X.shape
-    D = params[2].shape[0]
-    dtype = torch.float32 if X.dtype == np.float32 else torch.float64
-    module = torch.nn.GRU(C, D).to(dtype)
-    x = torch.tensor(X)
-    g = torch.tensor(grad[1:])
+    return _torch_runners(impl, impl.nn.GRU, X, params, grad)
+
+
+def _torch_runners(torch, layer, X, params, grad):
+    """(forward, forward+backward) closures for one layer of ``layer`` (torch.nn.GRU or
+    torch.nn.LSTM) on the same data: its own weights, the loss on its outputs as ``s[1:]``."""
+    C, D = X.shape[2], params[2].shape[0]
+    module = layer(C, D).to(torch.float32 if X.dtype == np.float32 else torch.float64)
+    x, g = torch.tensor(X), torch.tensor(grad[1:])
 
     def fwd():
         with torch.no_grad():
@@ -97,12 +100,7 @@ def runners(name, impl, X, params, grad, bp_lim=None):
 
 def make_lstm_case(size, dtype, seed=0):
     """X, the twelve parameters of ``mygru.lstm`` (gates i, f, g, o) and dL/ds."""
-    T, N, C, D = SIZES[size]
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(T, N, C)).astype(dtype)
-    params = [(rng.normal(size=sh) / np.sqrt(sh[0])).astype(dtype) for sh in [(C, D), (D, D), (D,)] * 4]
-    grad = rng.normal(size=(T + 1, N, D)).astype(dtype)
-    return X, params, grad
+    return make_case(size, dtype, seed, gates=4)
 
 
 def lstm_runners(name, impl, X, params, grad):
@@ -123,20 +121,7 @@ def lstm_runners(name, impl, X, params, grad):
             mygru.lstm(X, *tensors)[0].backward(grad)
 
         return fwd, fwd_bwd
-    torch = impl
-    C, D = X.shape[2], params[2].shape[0]
-    module = torch.nn.LSTM(C, D).to(torch.float32 if X.dtype == np.float32 else torch.float64)
-    x, g = torch.tensor(X), torch.tensor(grad[1:])
-
-    def fwd():
-        with torch.no_grad():
-            module(x)
-
-    def fwd_bwd():
-        module.zero_grad(set_to_none=True)
-        module(x)[0].backward(g)
-
-    return fwd, fwd_bwd
+    return _torch_runners(impl, impl.nn.LSTM, X, params, grad)
 
 
 def lstm_table(found, sizes, dtypes, repeat):

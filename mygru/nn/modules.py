@@ -16,12 +16,13 @@ import math
 import warnings
 from collections.abc import Callable, Mapping
 from numbers import Integral
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import mygrad as mg
 import numpy as np
 import numpy.typing as npt
 from mygrad import Tensor
+from mygrad._utils import SkipGradient
 from mygrad.operation_base import Operation
 
 from .._typing import ArrayLike, Nonlinearity, Seed
@@ -97,37 +98,211 @@ def _as_input(value: ArrayLike, a: np.ndarray) -> Tensor | np.ndarray:
     return value if isinstance(value, Tensor) else lockable(a)
 
 
-# --------------------------------------------------------------------------- reversal
+# --------------------------------------------------------------------------- glue operations
+
+# The module's own mygrad operations between the recurrences. Each replaces a chain of
+# mygrad's generic ones (transposes, slices, sums, concatenate, stack, a mask product)
+# whose backward passes would each allocate a zero-filled array of their input's full
+# shape and accumulate into it; these hand out each gradient once.
+
+
+def _flip(a, index):
+    """``a`` (T, N, ...) reversed in time: as a whole (a view) when ``index`` is None, else
+    within each sequence's length, ``a[index]`` (a new array) with ``index`` from
+    :func:`_reversal_index`. Either permutation is its own inverse."""
+    return a[::-1] if index is None else a[index]
+
+
+def _reversal_index(lengths, T):
+    """``(order, columns)``: ``a[order, columns]`` reverses each sequence n of ``a`` (T, N, ...)
+    within its length, ``order[t, n] = lengths[n] - 1 - t`` for t < lengths[n] and t past it."""
+    t = np.arange(T)[:, None]
+    return np.where(t < lengths, lengths - 1 - t, t), np.arange(len(lengths))
 
 
 class _ReverseWithin(Operation):
-    """``out[t, n] = a[order[t, n], n]``: each sequence reversed in time within its own length.
+    """``out = a[index]``: each sequence reversed in time within its own length (see
+    :func:`_reversal_index`). The permutation is its own inverse, so the backward is the
+    same gather. (Indexing a Tensor with the same arrays would scatter its gradient with
+    ``np.add.at``, tens of times slower.)"""
 
-    ``order`` (T, N) is ``lengths[n] - 1 - t`` for t < lengths[n] and t past it. That
-    permutation is its own inverse, so the backward is the same gather. (Indexing a
-    Tensor with the same arrays would scatter its gradient with ``np.add.at``, tens of times slower.)
-    """
-
-    def __call__(self, a, order):
+    def __call__(self, a, index):
         self.variables = (a,)
-        self._index = (order, np.arange(order.shape[1]))
-        return a.data[self._index]
+        self._index = index
+        return a.data[index]
 
     def backward_var(self, grad, index, **kwargs):
         return grad[self._index]
 
 
-def _reversal_order(lengths, T):
-    """The (T, N) index table of :class:`_ReverseWithin` for ``lengths`` (N,)."""
-    t = np.arange(T)[:, None]
-    return np.where(t < lengths, lengths - 1 - t, t)
-
-
-def _reverse(seq, order):
-    """``seq`` (T, N, K) reversed in time: as a whole, or within each length when ``order`` is given."""
-    if order is None:
+def _reverse(seq, index):
+    """``seq`` (T, N, K) reversed in time: as a whole, or within each length when ``index`` is given."""
+    if index is None:
         return seq[::-1]
-    return Tensor._op(_ReverseWithin, seq, op_args=(order,))
+    return Tensor._op(_ReverseWithin, seq, op_args=(index,))
+
+
+def _put(dst, src, index, flip):
+    """``dst[...] = _flip(src, index) if flip else src``. The reversal within lengths is its
+    own inverse, so it is written as a scatter, without the gather's temporary array."""
+    if not flip:
+        dst[...] = src
+    elif index is None:
+        dst[...] = src[::-1]
+    else:
+        dst[index] = src
+
+
+def _add_to_grad(var, rows, values, index=None, flip=False):
+    """``backward_var``'s hand-out of the gradient ``values`` of ``var[rows]`` alone (``rows``
+    a slice of the first axis; ``values`` reversed in time first, see :func:`_flip`, where
+    ``flip``).
+
+    The first gradient that ``var`` receives in a backward pass is returned as a new
+    array, zero outside ``rows``, which mygrad keeps as ``var``'s gradient; a later one is
+    added into that gradient in place and ``SkipGradient`` is raised: what mygrad would do
+    with a returned full-shape array, without making one. Only for the recurrences'
+    outputs, whose every gradient comes through here, so that gradient is mygrad's own array."""
+    if var._grad is None:
+        start, stop, _ = rows.indices(var.shape[0])
+        out = np.empty(var.shape, var.dtype)
+        out[:start] = 0
+        out[stop:] = 0
+        _put(out[rows], values, index, flip)
+        return out
+    var._grad[rows] += _flip(values, index) if flip else values
+    raise SkipGradient
+
+
+class _Join(Operation):
+    """One layer's output, or its reverse, from the states of its directions.
+
+    ``out[..., d·P:(d+1)·P] = s_d[1:]``: the states of steps 1..T of each direction side by
+    side, direction d reversed in time (:func:`_flip`) where ``flipped[d]``, the whole
+    multiplied by ``scale`` (a mask: dropout, or which steps each sequence has) when given.
+
+    Parameters
+    ----------
+    *states : mygrad.Tensor, each of shape (T+1, N, P)
+    index : None or tuple of arrays, from :func:`_reversal_index`
+    flipped : tuple of bool, one per direction
+    scale : None or array, broadcasting to (T, N, dirs·P)
+
+    Returns
+    -------
+    out : numpy.ndarray, shape (T, N, dirs·P)
+    """
+
+    def __call__(self, *states, index, flipped, scale):
+        self.variables = states
+        T1, N, P = states[0].shape
+        out = np.empty((T1 - 1, N, P * len(states)), np.result_type(*(s.dtype for s in states)))
+        if scale is not None:
+            scale = np.broadcast_to(scale, out.shape)  # so that each part can take its columns
+        for d, (s, flip) in enumerate(zip(states, flipped)):
+            cols = slice(d * P, (d + 1) * P)
+            if scale is not None and not flip:
+                np.multiply(s.data[1:], scale[..., cols], out=out[..., cols])
+                continue
+            _put(out[..., cols], s.data[1:], index, flip)
+            if scale is not None:
+                out[..., cols] *= scale[..., cols]
+        self._index, self._flipped, self._scale = index, flipped, scale
+        return out
+
+    def backward_var(self, grad, index, **kwargs):
+        var = self.variables[index]
+        cols = slice(index * var.shape[-1], (index + 1) * var.shape[-1])
+        g = grad[..., cols] if self._scale is None else grad[..., cols] * self._scale[..., cols]
+        return _add_to_grad(var, slice(1, None), g, self._index, self._flipped[index])
+
+
+def _join(states, index, flipped, scale=None):
+    """The Tensor of :class:`_Join` (see there)."""
+    return Tensor._op(_Join, *states, op_kwargs=dict(index=index, flipped=flipped, scale=scale))
+
+
+class _Finals(Operation):
+    """``out[k] = s_k[-1]``: the last of each sequence of states ``s_k`` (T+1, N, ·), stacked
+    into (K, N, ·)."""
+
+    def __call__(self, *states):
+        self.variables = states
+        return np.stack([s.data[-1] for s in states])
+
+    def backward_var(self, grad, index, **kwargs):
+        var = self.variables[index]
+        return _add_to_grad(var, slice(-1, None), grad[index : index + 1])
+
+
+class _GateBlocks(Operation):
+    """Makes the per-gate arguments of a recurrence from torch's parameters, and the
+    parameters' gradients from the gate arguments' gradients.
+
+    ``out = s0`` (a view): the recurrence's initial state passes through. Each gate
+    argument ``name`` of ``spec``, ``(kinds, rows)``, is the sum over the parameters of
+    those kinds of ``param[rows].T`` (e.g. Uz = weight_ih[H:2H].T, bz = bias_ih[H:2H] +
+    bias_hh[H:2H]): a new leaf Tensor (a view for a single weight), put in ``blocks``,
+    constant when those parameters are. The recurrence takes them and ``out`` as its s0.
+
+    Why this works: the recurrence's backward sets the leaves' gradients, and mygrad runs
+    this operation's backward after it (``out`` is one of its inputs). Each parameter's
+    gradient is then written once, block by block, where slicing the parameter Tensors
+    would have made each block an index operation whose backward fills a zero array of
+    the whole parameter and accumulates them. The gate arguments reading one parameter
+    together cover all its rows.
+
+    Parameters
+    ----------
+    s0 : mygrad.Tensor, shape (N, P)
+    *params : mygrad.Tensor
+        The parameters present, of the kinds ``kinds`` in that order.
+    kinds : tuple of str
+    spec : dict of str -> (tuple of str, slice)
+    blocks : dict, filled with name -> mygrad.Tensor
+    """
+
+    def __call__(self, s0, *params, kinds, spec, blocks):
+        self.variables = (s0, *params)
+        position = {kind: i for i, kind in enumerate(kinds)}
+        self._readers = [[] for _ in params]  # per parameter: its (rows, gate argument) pairs
+        for name, (sources, rows) in spec.items():
+            read = [position[kind] for kind in sources]
+            value = params[read[0]].data[rows].T
+            for i in read[1:]:
+                value = value + params[i].data[rows].T
+            block = Tensor(value, constant=all(params[i].constant for i in read), copy=False)
+            blocks[name] = block
+            for i in read:
+                self._readers[i].append((rows, block))
+        return s0.data[...]
+
+    def backward_var(self, grad, index, **kwargs):
+        if index == 0:
+            return grad
+        param = self.variables[index]
+        out = np.empty(param.shape, param.dtype)  # every row is written below
+        for rows, block in self._readers[index - 1]:
+            g = block.grad
+            out[rows] = 0 if g is None else g.T
+        return out
+
+
+def _gate_arguments(params, kinds, spec, s0, shape):
+    """The gate arguments of a recurrence (name -> Tensor or array) and its initial state,
+    made from torch's parameters ``params`` (of ``kinds``; None for absent ones) by
+    :class:`_GateBlocks` per ``spec``; ``s0`` zeros of ``shape`` when None."""
+    present = [(kind, p) for kind, p in zip(kinds, params) if p is not None]
+    if s0 is None:
+        s0 = np.zeros(shape, np.result_type(*(p.dtype for _, p in present)))
+    blocks: dict[str, Tensor] = {}
+    s0 = Tensor._op(
+        _GateBlocks,
+        s0,
+        *(p for _, p in present),
+        op_kwargs=dict(kinds=tuple(kind for kind, _ in present), spec=spec, blocks=blocks),
+    )
+    return blocks, s0
 
 
 # --------------------------------------------------------------------------- the three cells
@@ -146,38 +321,45 @@ class _GRUMath:
     _kinds: tuple[str, ...] = _KINDS
     _states: tuple[str, ...] = ("h",)
 
+    def _gate_spec(self):
+        """The :class:`_GateBlocks` spec of :func:`mygru.gru`'s gate arguments (torch's gate
+        order r, z, n is the row blocks' order)."""
+        H = self.hidden_size
+        r, z, n = (slice(k * H, (k + 1) * H) for k in range(3))
+        spec = {
+            letter + gate: ((kind,), rows)
+            for letter, kind in (("U", "weight_ih"), ("W", "weight_hh"))
+            for gate, rows in (("r", r), ("z", z), ("h", n))
+        }
+        if self.bias:
+            # the r and z gates only ever see b_i + b_h; the candidate keeps b_hn inside R ⊙ (…)
+            both = ("bias_ih", "bias_hh")
+            spec.update(br=(both, r), bz=(both, z), bh=(("bias_ih",), n), bhn=(("bias_hh",), n))
+        return spec
+
     def _recurrence(self, X, params, state0, lengths, dropout):
         """``X`` (T, N, C), ``params`` = (weight_ih (3H, C), weight_hh (3H, H), bias_ih (3H,)
         or None, bias_hh (3H,) or None), ``state0`` = (s0 (N, H) or None,) -> (states (T+1, N, H),)."""
-        w_ih, w_hh, b_ih, b_hh = params
-        (s0,) = state0
         H = self.hidden_size
-        U, W = w_ih.T, w_hh.T  # (C, 3H), (H, 3H); column blocks in torch's gate order r, z, n
-        Ur, Uz, Uh = U[:, :H], U[:, H : 2 * H], U[:, 2 * H :]
-        Wr, Wz, Wh = W[:, :H], W[:, H : 2 * H], W[:, 2 * H :]
-        if b_ih is None:
-            br = bz = bh = np.zeros(H, self.dtype)
-            bhn = None
-        else:
-            # the r and z gates only ever see b_i + b_h; the candidate keeps b_hn inside R ⊙ (…)
-            b_rz = b_ih[: 2 * H] + b_hh[: 2 * H]
-            br, bz, bh, bhn = b_rz[:H], b_rz[H:], b_ih[2 * H :], b_hh[2 * H :]
+        g, s0 = _gate_arguments(params, self._kinds, self._gate_spec(), state0[0], (X.shape[1], H))
+        if not self.bias:
+            g["br"] = g["bz"] = g["bh"] = np.zeros(H, self.dtype)
         s = gru(
             X,
-            Uz,
-            Wz,
-            bz,
-            Ur,
-            Wr,
-            br,
-            Uh,
-            Wh,
-            bh,
+            g["Uz"],
+            g["Wz"],
+            g["bz"],
+            g["Ur"],
+            g["Wr"],
+            g["br"],
+            g["Uh"],
+            g["Wh"],
+            g["bh"],
             s0,
             dropout=dropout,
             rng=self._rng,
             reset_after=True,
-            bhn=bhn,
+            bhn=g.get("bhn"),
             lengths=lengths,
         )
         return (s,)
@@ -190,17 +372,25 @@ class _ElmanMath:
     _kinds: tuple[str, ...] = _KINDS
     _states: tuple[str, ...] = ("h",)
 
+    def _gate_spec(self):
+        """The :class:`_GateBlocks` spec of :func:`mygru.rnn`'s arguments: one gate, whose
+        bias is the sum b_ih + b_hh."""
+        every = slice(None)
+        spec = {"U": (("weight_ih",), every), "W": (("weight_hh",), every)}
+        if self.bias:
+            spec["b"] = (("bias_ih", "bias_hh"), every)
+        return spec
+
     def _recurrence(self, X, params, state0, lengths, dropout):
         """``X`` (T, N, C), ``params`` = (weight_ih (H, C), weight_hh (H, H), bias_ih (H,) or
         None, bias_hh (H,) or None), ``state0`` = (s0 (N, H) or None,) -> (states (T+1, N, H),)."""
-        w_ih, w_hh, b_ih, b_hh = params
-        (s0,) = state0
-        b = np.zeros(self.hidden_size, self.dtype) if b_ih is None else b_ih + b_hh
+        H = self.hidden_size
+        g, s0 = _gate_arguments(params, self._kinds, self._gate_spec(), state0[0], (X.shape[1], H))
         s = rnn(
             X,
-            w_ih.T,
-            w_hh.T,
-            b,
+            g["U"],
+            g["W"],
+            g["b"] if self.bias else np.zeros(H, self.dtype),
             s0,
             dropout=dropout,
             nonlinearity=self.nonlinearity,
@@ -217,17 +407,30 @@ class _LSTMMath:
     _kinds: tuple[str, ...] = (*_KINDS, "weight_hr")
     _states: tuple[str, ...] = ("h", "c")
 
+    def _gate_spec(self):
+        """The :class:`_GateBlocks` spec of :func:`mygru.lstm`'s gate arguments (torch's gate
+        order i, f, g, o is the row blocks' order); every gate sees only b_i + b_h."""
+        H = self.hidden_size
+        spec = {}
+        for k, gate in enumerate("ifgo"):
+            rows = slice(k * H, (k + 1) * H)
+            spec["U" + gate] = (("weight_ih",), rows)
+            spec["W" + gate] = (("weight_hh",), rows)
+            if self.bias:
+                spec["b" + gate] = (("bias_ih", "bias_hh"), rows)
+        if self._state_size != H:  # the projection h = (o ⊙ tanh(c)) W_hr^T
+            spec["Wp"] = (("weight_hr",), slice(None))
+        return spec
+
     def _recurrence(self, X, params, state0, lengths, dropout):
         """``X`` (T, N, C), ``params`` = (weight_ih (4H, C), weight_hh (4H, P), bias_ih (4H,)
         or None, bias_hh (4H,) or None, weight_hr (P, H) or None), ``state0`` = (s0 (N, P) or
         None, c0 (N, H) or None) -> (states (T+1, N, P), cells (T+1, N, H))."""
-        w_ih, w_hh, b_ih, b_hh, w_hr = params
         s0, c0 = state0
         H = self.hidden_size
-        U, W = w_ih.T, w_hh.T  # (C, 4H), (P, 4H); column blocks in torch's gate order i, f, g, o
-        b = np.zeros(4 * H, self.dtype) if b_ih is None else b_ih + b_hh  # every gate sees only the sum
-        blocks = [slice(k * H, (k + 1) * H) for k in range(4)]
-        gates = [a for k in blocks for a in (U[:, k], W[:, k], b[k])]
+        g, s0 = _gate_arguments(params, self._kinds, self._gate_spec(), s0, (X.shape[1], self._state_size))
+        zeros = np.zeros(H, self.dtype)
+        gates = [a for gate in "ifgo" for a in (g["U" + gate], g["W" + gate], g.get("b" + gate, zeros))]
         return lstm(
             X,
             *gates,
@@ -236,7 +439,7 @@ class _LSTMMath:
             dropout=dropout,
             rng=self._rng,
             lengths=lengths,
-            Wp=None if w_hr is None else w_hr.T,
+            Wp=g.get("Wp"),
         )
 
 
@@ -539,33 +742,44 @@ class _Recurrent(_Module):
             for part, value in zip(self._states, state0)
         )
         lengths = self._check_lengths(lengths, T, N, batched)
-        order = None if lengths is None else _reversal_order(lengths, T)
+        index = None if lengths is None else _reversal_index(lengths, T)
         dirs = len(self._suffixes)
         p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
 
-        finals = [[] for _ in state0]  # per part of the state, one final value per layer and direction
-        layer_input = x
+        finals = [[] for _ in state0]  # per part of the state, every layer's and direction's sequence
+        inputs = (
+            [x] if dirs == 1 else [x, _reverse(x, index)]
+        )  # each direction's input, in its own time order
         for layer in range(self.num_layers):
-            outputs = []
+            states = []  # each direction's h, (T+1, N, P)
             for direction, suffix in enumerate(self._suffixes):
                 k = layer * dirs + direction
                 init = tuple(None if value is None else value[k] for value in state0)
-                X = layer_input if direction == 0 else _reverse(layer_input, order)
-                states = self._recurrence(X, self._layer_params(layer, suffix), init, lengths, vp)
-                s = states[0]
-                outputs.append(s[1:] if direction == 0 else _reverse(s[1:], order))
-                for final, sequence in zip(finals, states):
-                    final.append(sequence[-1])
-            layer_input = outputs[0] if dirs == 1 else mg.concatenate(outputs, axis=-1)
-            if p and layer < self.num_layers - 1:
-                layer_input = layer_input * self._dropout_mask(layer_input.shape, layer_input.dtype, p)
-        output = cast(Tensor, layer_input)  # every layer's output is the op's Tensor
-        if lengths is not None:
-            # finished sequences carry their last state inside the op; the next layer and
-            # the reverse gather ignore those steps, so zeroing them once, here, suffices
-            alive = np.arange(T)[:, None, None] < lengths[:, None]
-            output = output * alive.astype(output.dtype)
-        finals = tuple(mg.stack(final) for final in finals)
+                sequences = self._recurrence(
+                    inputs[direction], self._layer_params(layer, suffix), init, lengths, vp
+                )
+                states.append(sequences[0])
+                for final, sequence in zip(finals, sequences):
+                    final.append(sequence)
+            if layer == self.num_layers - 1:
+                break
+            # the next layer's input, forward and reversed (the reverse of the reverse
+            # direction is its states in order), with torch's dropout between layers
+            mask = self._dropout_mask((T, N, dirs * states[0].shape[-1]), states[0].dtype, p) if p else None
+            inputs = [_join(states, index, (False, True)[:dirs], mask)]
+            if dirs == 2:
+                inputs.append(
+                    _join(states, index, (True, False), None if mask is None else _flip(mask, index))
+                )
+        # finished sequences carry their last state inside the op; the next layer and
+        # the reverse direction ignore those steps, so zeroing them once, here, suffices
+        alive = (
+            None
+            if lengths is None
+            else (np.arange(T)[:, None, None] < lengths[:, None]).astype(states[0].dtype)
+        )
+        output = _join(states, index, (False, True)[:dirs], alive)
+        finals = tuple(Tensor._op(_Finals, *final) for final in finals)
         if not batched:
             return output[:, 0], tuple(final[:, 0] for final in finals)
         return (mg.swapaxes(output, 0, 1) if self.batch_first else output), finals

@@ -164,6 +164,21 @@ def m_run(m, x, state0, lengths):
 @settings(max_examples=60, deadline=None)
 @given(module_cases())
 def test_module_equals_the_plain_mygrad_version(case):
+    check_against_plain(case)
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+@pytest.mark.parametrize("variational_dropout", [0.0, 0.4])
+def test_unsorted_lengths_with_dropout_equal_the_plain_mygrad_version(kind, variational_dropout):
+    """The module orders the batch by length itself: torch's dropout masks still fall on
+    the sequences they were drawn for."""
+    kwargs = dict(num_layers=3, bias=True, batch_first=False, bidirectional=True, dtype=np.float64)
+    kwargs.update(dropout=0.5, variational_dropout=variational_dropout)
+    case = dict(kind=kind, sizes=(5, 4, 3, 4), kwargs=kwargs, lengths=[2, 5, 1, 4], seed=7, h0="variable")
+    check_against_plain(dict(case, constant=[False] * 12, tie=False, loss="both"))
+
+
+def check_against_plain(case):
     T, N, C, H = case["sizes"]
     fast, plain = make_pair(case)
     rng = np.random.default_rng(case["seed"])

@@ -142,6 +142,24 @@ def _reverse(seq, index):
     return Tensor._op(_ReverseWithin, seq, op_args=(index,))
 
 
+class _TakeBatch(Operation):
+    """``out = a.take(order, axis=1)``: the batch (axis 1) of ``a`` in the order ``order``, a
+    permutation; the backward takes the inverse one."""
+
+    def __call__(self, a, order):
+        self.variables = (a,)
+        self._order = order
+        return np.take(a.data, order, axis=1)
+
+    def backward_var(self, grad, index, **kwargs):
+        return np.take(grad, np.argsort(self._order), axis=1)
+
+
+def _take_batch(a, order):
+    """The Tensor of :class:`_TakeBatch` (see there)."""
+    return Tensor._op(_TakeBatch, a, op_args=(order,))
+
+
 def _put(dst, src, index, flip):
     """``dst[...] = _flip(src, index) if flip else src``. The reversal within lengths is its
     own inverse, so it is written as a scatter, without the gather's temporary array."""
@@ -742,9 +760,19 @@ class _Recurrent(_Module):
             for part, value in zip(self._states, state0)
         )
         lengths = self._check_lengths(lengths, T, N, batched)
+        p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
+        # The ops order the batch by length, longest first, inside every call unless it
+        # is already in that order: sorted once here, for every layer and direction, it
+        # is. (Not with the op's own dropout, whose masks are drawn per sequence in the
+        # order the op is given.)
+        batch = None
+        if lengths is not None and not vp and np.any(np.diff(lengths) > 0):
+            batch = np.argsort(-lengths, kind="stable")
+            lengths = lengths[batch]
+            x = _take_batch(x, batch)
+            state0 = tuple(None if value is None else _take_batch(value, batch) for value in state0)
         index = None if lengths is None else _reversal_index(lengths, T)
         dirs = len(self._suffixes)
-        p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
 
         finals = [[] for _ in state0]  # per part of the state, every layer's and direction's sequence
         inputs = (
@@ -766,6 +794,8 @@ class _Recurrent(_Module):
             # the next layer's input, forward and reversed (the reverse of the reverse
             # direction is its states in order), with torch's dropout between layers
             mask = self._dropout_mask((T, N, dirs * states[0].shape[-1]), states[0].dtype, p) if p else None
+            if mask is not None and batch is not None:
+                mask = mask[:, batch]  # drawn in the caller's order of the batch
             inputs = [_join(states, index, (False, True)[:dirs], mask)]
             if dirs == 2:
                 inputs.append(
@@ -780,6 +810,9 @@ class _Recurrent(_Module):
         )
         output = _join(states, index, (False, True)[:dirs], alive)
         finals = tuple(Tensor._op(_Finals, *final) for final in finals)
+        if batch is not None:  # back to the caller's order
+            inverse = np.argsort(batch)
+            output, finals = _take_batch(output, inverse), tuple(_take_batch(f, inverse) for f in finals)
         if not batched:
             return output[:, 0], tuple(final[:, 0] for final in finals)
         return (mg.swapaxes(output, 0, 1) if self.batch_first else output), finals

@@ -6,10 +6,12 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 
 - ``forward_cell(rows)``: the forward of one cell as ``(step, arrays)``, for the first
   ``rows`` rows of the batch (N, or fewer with ``lengths``, see below). The loop calls
-  ``step(Sp, S, *views)`` for cell t (t = 1..T, row ``i = t - 1`` of every per-step
+  ``step(Sp, S, *views)`` for cell t (t = 1..T, block ``i = t - 1`` of every per-step
   array) with ``Sp = S[i]`` = S_{t-1}, ``S = S[i + 1]`` = S_t (to be written) and
-  ``views`` the rows ``i`` of ``arrays`` (the input pre-activations of cell t, which it
-  overwrites with what its backward needs), each cut to its first ``rows`` rows.
+  ``views`` the cell's rows of ``arrays`` (the input pre-activations of cell t, which it
+  overwrites with what its backward needs), each cut to its first ``rows`` rows: a
+  per-step array (2-D, packed, see below) gives its block i, a view of the states
+  (3-D, (T, N, ·)) its row i, and a list its item i.
   ``step`` is a closure over this call's operands and work arrays (``step_scratch``),
   so a step is its numpy calls and little else: at the tiny size the calls and the
   Python around them are the cost;
@@ -17,41 +19,46 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
   in the form the backward multiplies by);
 - ``coefficients(cells)``: for a block of cells (a slice) at once, the factors
   of the cell's Jacobian that do not depend on the incoming gradient (a few
-  vectorized numpy calls per block instead of many small ones per step). The
-  full BPTT loop asks for them a chunk of cells at a time (``chunks``), just
-  before it needs them, so they are still in cache and their work arrays are
-  small; truncated BPTT asks for all cells at once;
+  vectorized numpy calls per block instead of many small ones per step), over the
+  cells' rows of the per-step arrays (``span``) and of ``Sp``, the states S_{t-1}
+  in the same packed layout. The full BPTT loop asks for them a chunk of cells at a
+  time (``chunks``), just before it needs them, so they are still in cache and their
+  work arrays are small; truncated BPTT asks for all cells at once;
 - ``backward_cell(cells, out, rows)``: the backward of one cell as ``(back,
   arrays)``, for the ``cells`` (a slice) whose factors ``coefficients`` made last.
-  ``arrays`` run over those cells: factors, cached values and the blocks
-  ``out[j][cells]`` that receive the gradients (``out`` may be ``G`` itself, whose
-  blocks overwrite the factors: each is read before it is overwritten).
+  ``arrays`` are the cells' rows (``span``) of factors, cached values and the blocks
+  of ``out`` that receive the gradients (``out`` may be ``G`` itself, whose blocks
+  overwrite the factors: each is read before it is overwritten).
   ``back(dS, prev, *views)`` takes 2-D views of ``rows`` rows: one cell's rows of
-  ``arrays`` (the sequential loop, ``rows = N``) or all of them with the cells
-  stacked (``flat``: truncated BPTT, a block of cells in one go). Given ``dS``,
-  dL/dS at the states those cells produce (only what reaches them through the
-  cells themselves), it writes the gradients of the cells' pre-activations and,
-  when ``prev`` is given, dL/dS at the states the cells read into ``prev``;
+  ``arrays`` (the sequential loop, which cuts them cell by cell) or all of them
+  (truncated BPTT, a block of cells in one go). Given ``dS``, dL/dS at the states
+  those rows produce (only what reaches them through the cells themselves), it writes
+  the gradients of the cells' pre-activations and, when ``prev`` is given, dL/dS at
+  the states the rows read into ``prev``;
 - ``finish(cells, need)``: after ``back`` has run over a block of cells, what
   must be taken from it before later blocks overwrite it (the GRU's dWh);
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
 
-With ``lengths`` the kernel sorts the batch once, longest sequence first (``order``),
-and works in that order throughout: cell t then only touches the first ``counts[t - 1]``
-rows, the sequences still running (as torch's packed sequences do), in runs of cells
-with the same count (``segments``). The finished sequences' rows of the per-step arrays
-keep their input projections (or zeros, ``step_empty``), their rows of ``G`` are zeroed
-after the loop, their states repeat (copied once per run) and their state gradients
-pass straight back (one call per cell). ``forward`` returns the states, and ``backward``
-dS and dX, in the caller's order. Truncated BPTT keeps the rows of every cell and
-masks the finished ones (``alive``, ``dead``).
+Every per-step array is packed, as torch's packed sequences are: a 2-D array whose
+block i, rows ``offsets[i]:offsets[i + 1]``, holds the ``counts[i]`` rows cell i + 1 works
+on (``span`` cuts the rows of a slice of cells). Without ``lengths`` every count is N and
+the packed array is the padded (T, N, ·) one, flattened. With ``lengths`` the kernel sorts
+the batch once, longest sequence first (``order``), and works in that order throughout:
+cell t touches only the first ``counts[t - 1]`` rows, the sequences still running, and
+the per-step arrays hold only those rows, so the input projections, the factors and the
+whole-sequence products run over Σ lengths rows, not T·N. The cells come in runs with
+the same count (``segments``). The states ``S`` and their gradients ``dS`` stay padded
+(T+1, N, width): the finished sequences' states repeat (copied once per run) and their
+state gradients pass straight back (one call per cell); the backward reads S_{t-1} in
+the packed layout (``Sp``, gathered once). ``forward`` returns the states, and
+``backward`` dS and dX, in the caller's order.
 
 The state is one array ``S`` (T+1, N, ``width``): for the GRU and the Elman cell
 ``width`` = D; the LSTM keeps its pair side by side, row t = [S_t | c_t] (width P + D).
 The drivers never look inside a state row: they only need the cell's map from
 dL/dS_t to dL/dS_{t-1} to be linear, which holds for every cell here.
 
-``G`` is a tuple of arrays of shape (T, N, w*D), w gates each: the pre-activation gradients
+``G`` is a tuple of per-step arrays of shape (R, w*D), w gates each (R = Σ counts): the pre-activation gradients
 split into blocks so that every block a step reads or writes as a whole is
 contiguous at that step (for the GRU: the candidate's, and the two gates'
 side by side).
@@ -59,8 +66,9 @@ side by side).
 Notation (the docs' page on the kernels uses the same): ``T`` steps, batch ``N``,
 ``C`` input features, ``D`` hidden units, ``ng`` gate blocks (3 for the GRU, 1 for the
 Elman RNN, 4 for the LSTM), ``P`` the width of the state the recurrent weights read
-(D, or the LSTM's projection size), ``J`` cells in a chunk; cell t = 1..T reads S_{t-1}
-and writes S_t, and row ``i = t - 1`` of every per-step array is its.
+(D, or the LSTM's projection size), ``J`` cells in a chunk, ``R`` rows of a per-step
+array (T·N without ``lengths``); cell t = 1..T reads S_{t-1} and writes S_t, and block
+``i = t - 1`` of every per-step array is its.
 """
 
 import functools
@@ -70,7 +78,7 @@ import numpy as np
 
 from .workspace import workspace
 
-__all__ = ["Recurrence", "flat", "mm", "sigmoid_negated"]
+__all__ = ["Recurrence", "sigmoid_negated", "unflat"]
 
 
 # per dtype: the largest argument whose exponential is finite (with a margin), 1
@@ -108,21 +116,12 @@ def _gate_scales(gates, negated, D, dtype):
     return scales
 
 
-def flat(a):
-    """``a`` (J, N, ...) as (J·N, ...), the J cells' rows stacked: a view, never a copy
-    (a copy would lose what is written into it)."""
-    f = a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])  # not -1: a dimension may be 0
-    assert f.size == 0 or np.may_share_memory(f, a)
-    return f
-
-
-def mm(a, b, out):
-    """``out = a @ b`` for a whole sequence, ``a`` (T, N, K) and ``out`` (T, N, M),
-    as one matrix product over the stacked rows (``flat``): one BLAS call, not one
-    per step. The call is ``np.dot``, which costs about half of ``np.matmul`` per
-    call on small matrices; ``out`` must be contiguous."""
-    np.dot(a.reshape(a.shape[0] * a.shape[1], a.shape[-1]), b, out=flat(out))
-    return out
+def unflat(a, cells, rows):
+    """A packed array's span ``a`` (cells·rows, ...) as (cells, rows, ...), one row of
+    ``rows`` per cell: a view, never a copy (a copy would lose what is written into it)."""
+    u = a.reshape(cells, rows, *a.shape[1:])
+    assert u.size == 0 or np.may_share_memory(u, a)
+    return u
 
 
 class Recurrence:
@@ -161,22 +160,22 @@ class Recurrence:
         T, N, C = X.shape
         D = U.shape[1] // len(self.gates_in)
         self._taken = []  # buffers from the workspace, given back by release()
-        self.order = self.counts = None
+        self.order = None
+        self.counts = np.full(T, N)  # sequences running in each cell
         if lengths is not None and N and lengths.min() < T:  # the batch, longest first
             order = np.argsort(-lengths, kind="stable")
             if np.any(order != np.arange(N)):  # (a batch already in that order stays as it is)
-                # the sorted copies are work arrays (fresh memory each call would cost page faults)
-                X = np.take(X, order, axis=1, out=workspace.empty(X.shape, X.dtype, self._taken))
                 s0, lengths = s0[order], lengths[order]
                 mask_U = None if mask_U is None else mask_U[order]
                 self.order, self.inverse = order, np.argsort(order)
-            self.counts = (lengths > np.arange(T)[:, None]).sum(axis=1)  # sequences running in cell t
-        elif lengths is not None:
-            lengths = None  # every sequence runs to the end
+            self.counts = (lengths > np.arange(T)[:, None]).sum(axis=1)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).tolist()  # of each cell's block
+        self.packed_rows = self.offsets[-1] < T * N  # some sequence stops early
         self.T, self.N, self.C, self.D, self.P = T, N, C, D, W.shape[0]
         self.width = self.state_width()
-        self.X, self.U, self.mask_U, self.mask_W = X, U, mask_U, mask_W
+        self.U, self.mask_U, self.mask_W = U, mask_U, mask_W
         self.dtype = W.dtype
+        self._runs = None
         # the weights the cells see (C-contiguous, so .T is the fast operand of the
         # backward's products); each cell makes its forward's operands with ``operands``
         self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
@@ -185,12 +184,14 @@ class Recurrence:
         scales = self._scales(self.gates_in)
         U, b = (U * scales, b * scales) if self.negated else (U, b)
 
+        # the inputs, packed: block i holds the rows of X_{i+1} that cell i+1 works on
+        self.X = self.pack(X, self.order)
         # the input projections, one product per block: P[t] = (X_t U) ⊙ mask_U + b
         for name, g0, g1 in self.blocks_in:
             cols = slice(g0 * D, g1 * D)
-            P = mm(X, U[:, cols], self.empty((T, N, (g1 - g0) * D)))
+            P = np.dot(self.X, U[:, cols], out=self.per_step((g1 - g0) * D))
             if mask_U is not None:
-                P *= mask_U[:, cols]
+                self.each_sequence(np.multiply, P, mask_U[:, cols])
             P += b[cols]
             setattr(self, name, P)
 
@@ -201,11 +202,58 @@ class Recurrence:
             else self.empty((T + 1, N, self.width))
         )
         self.S[0] = s0
-        # alive[t, n] is True while sequence n is still running at cell t
-        self.alive = None if lengths is None else (np.arange(T)[:, None] < lengths)[..., None]
-        self.dead = None if lengths is None else ~self.alive
-        self._scratch = self._chunk = self._step_scratch = self._runs = None
+        self._scratch = self._chunk = self._step_scratch = None
         self._c0 = 0  # the first cell of the current chunk
+
+    def per_step(self, width):
+        """A per-step work array (R, width), packed (see the module docstring): the first
+        R rows of a (T·N, width) work array, so that batches of any lengths reuse the
+        same workspace buffer."""
+        return self.empty((self.T * self.N, width))[: self.offsets[-1]]
+
+    def span(self, a, cells, base=0):
+        """The rows of the ``cells`` (a slice) in the packed array ``a``, whose first row
+        is that of cell ``base`` (a chunk's own arrays start at its first cell)."""
+        o = self.offsets
+        return a[o[cells.start] - o[base] : o[cells.stop] - o[base]]
+
+    def pack(self, a, order=None, out=None):
+        """The packed rows (R, ...) of ``a`` (T, N, ...): the rows of cell i of a[i], in
+        the kernel's order (``order`` picks them from a batch in the caller's order),
+        written into ``out`` if given. Else, without ``lengths``, a view of ``a`` when its
+        layout allows (read it only), and otherwise a new work array."""
+        if not self.packed_rows and order is None:
+            whole = a.reshape(self.T * self.N, *a.shape[2:])  # not -1: a dimension may be 0
+            if out is None:
+                return whole
+            np.copyto(out, whole)
+            return out
+        if out is None:
+            out = self.empty((self.T * self.N, *a.shape[2:]))[: self.offsets[-1]]
+        for part, rows in self.segments(slice(0, self.T)):
+            dest = unflat(self.span(out, part), part.stop - part.start, rows)
+            if order is None:
+                np.copyto(dest, a[part, :rows])
+            else:
+                np.take(a[part], order[:rows], axis=1, out=dest)
+        return out
+
+    def unpack(self, a):
+        """A new padded (T, N, ...) array from the packed ``a``: zeros in the finished
+        sequences' rows, in the kernel's order."""
+        if not self.packed_rows:
+            return a.reshape(self.T, self.N, *a.shape[1:])
+        out = np.zeros((self.T, self.N, *a.shape[1:]), a.dtype)
+        for part, rows in self.segments(slice(0, self.T)):
+            out[part, :rows] = unflat(self.span(a, part), part.stop - part.start, rows)
+        return out
+
+    def each_sequence(self, ufunc, a, per_row):
+        """``ufunc(a, per_row, out=a)`` with ``per_row`` (N, ...) applied to every cell's
+        rows of the packed ``a`` (a dropout mask, the same at every step)."""
+        for part, rows in self.segments(slice(0, self.T)):
+            block = unflat(self.span(a, part), part.stop - part.start, rows)
+            ufunc(block, per_row[:rows], out=block)
 
     def operands(self, *blocks, transposed=None):
         """Copies ``scale * block`` of (block, scale) pairs for the per-step products
@@ -243,32 +291,28 @@ class Recurrence:
     def forward(self):
         """Run every cell; returns S, shape (T+1, N, width), with S[0] = s0 (in the
         caller's order; the kernel keeps its own, sorted with ``lengths``)."""
-        S = self.S
-        if self.counts is None:
-            step, arrays = self.forward_cell(self.N)
-            for views in zip(S[:-1], S[1:], *arrays):
-                step(*views)
-            return S
+        S, N = self.S, self.N
         # each run of cells with the same sequences still running (the first ``rows``);
-        # the others' states repeat, and their rows of the per-step arrays keep what
-        # they were made with (the input projections, or zeros: ``step_empty``)
+        # the others' states repeat
         for part, rows in self.segments(slice(0, self.T)):
-            step, arrays = self.forward_cell(rows)
-            live = S[part.start : part.stop + 1, :rows]
-            cut = [a[part, :rows] if isinstance(a, np.ndarray) else a[part] for a in arrays]
-            for views in zip(live[:-1], live[1:], *cut):
-                step(*views)
-            S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
+            if rows:
+                step, arrays = self.forward_cell(rows)
+                live = S[part.start : part.stop + 1, :rows]
+                for views in zip(live[:-1], live[1:], *(self.cut(a, part, rows) for a in arrays)):
+                    step(*views)
+            if rows < N:
+                S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
         return S if self.order is None else S.take(self.inverse, axis=1)
 
-    def step_empty(self, shape):
-        """A per-step work array (T, N, ...) that the forward fills: with ``lengths``
-        zeros, so that the rows of finished sequences, which no step writes, hold
-        finite numbers for the vectorized calls of the backward."""
-        a = self.empty(shape)
-        if self.counts is not None:
-            a[...] = 0
-        return a
+    def cut(self, a, part, rows):
+        """The cells ``part``'s own rows of ``a``, one item per cell, each ``rows`` rows:
+        a per-step array (2-D, packed) as (J, rows, ...), a view of the states (3-D,
+        (T, N, ...)) as its rows ``part`` cut to ``rows``, a list as its items ``part``."""
+        if not isinstance(a, np.ndarray):
+            return a[part]
+        if a.ndim == 3:
+            return a[part, :rows]
+        return unflat(self.span(a, part), part.stop - part.start, rows)
 
     def segments(self, cells):
         """The runs of ``cells`` (a slice) in which the same sequences run: pairs
@@ -276,48 +320,84 @@ class Recurrence:
         running in them (the first ``rows`` of the sorted batch), in order of time."""
         if self._runs is None:  # the runs of the whole sequence, once
             counts = self.counts
-            edges = [0, *(np.flatnonzero(np.diff(counts)) + 1).tolist(), len(counts)]
+            edges = [0, *(np.flatnonzero(np.diff(counts)) + 1).tolist(), len(counts)] if len(counts) else []
             self._runs = [(a, b, int(counts[a])) for a, b in itertools.pairwise(edges)]
         lo, hi = cells.start, cells.stop
         return [(slice(max(a, lo), min(b, hi)), rows) for a, b, rows in self._runs if a < hi and b > lo]
 
     def _back_cells(self, cells, dS, carry):
         """The full BPTT loop over ``cells`` from the last: each adds its dL/dS_{t-1}
-        into ``dS``. With ``lengths``, run by run (``segments``): the finished
-        sequences' gradients pass straight back, and their rows of ``G`` are zeroed."""
+        into ``dS``, run by run (``segments``); the finished sequences' state gradients
+        pass straight back."""
         N = self.N
-        for part, rows in reversed(self.segments(cells)) if self.counts is not None else [(cells, N)]:
-            back, arrays = self.backward_cell(part, self.G, rows)
-            live, c = dS[part.start : part.stop + 1], carry
-            if rows < N:
-                arrays, live, c = [a[:, :rows] for a in arrays], live[:, :rows], carry[:rows]
-            steps = zip(live[1:][::-1], live[:-1][::-1], zip(*[a[::-1] for a in arrays]))
-            if rows == N:
+        for part, rows in reversed(self.segments(cells)):
+            live = dS[part.start : part.stop + 1, :rows]
+            if rows:
+                back, arrays = self.backward_cell(part, self.G, rows)
+                J, c = part.stop - part.start, carry[:rows]
+                steps = zip(live[1:][::-1], live[:-1][::-1], zip(*[unflat(a, J, rows)[::-1] for a in arrays]))
                 for dSt, dSp, views in steps:
                     back(dSt, c, *views)
                     np.add(dSp, c, dSp)
-                continue
-            done = dS[part.start : part.stop + 1, rows:]  # the finished sequences' rows
-            for (dSt, dSp, views), dSt_done, dSp_done in zip(steps, done[1:][::-1], done[:-1][::-1]):
-                back(dSt, c, *views)
-                np.add(dSp, c, dSp)
-                np.add(dSp_done, dSt_done, dSp_done)  # a repeated state passes its gradient back
-            for g in self.G:
-                g[part, rows:] = 0
+            if rows < N:  # a repeated state passes its gradient back as it is
+                done = dS[part.start : part.stop + 1, rows:]
+                for dSt, dSp in zip(done[1:][::-1], done[:-1][::-1]):
+                    np.add(dSp, dSt, dSp)
 
-    def _back_block(self, cells, dS, prev, out):
-        """``back`` over a block of cells at once, their rows stacked (truncated BPTT);
-        finished sequences carry their gradient straight through."""
-        back, arrays = self.backward_cell(cells, out, (cells.stop - cells.start) * self.N)
-        views, dS = [flat(a) for a in arrays], flat(dS)
-        flat_prev = None if prev is None else flat(prev)
-        if self.alive is None:
-            back(dS, flat_prev, *views)
-            return prev
-        back(dS * flat(self.alive[cells]), flat_prev, *views)
-        if prev is not None:
-            flat_prev += dS * flat(self.dead[cells])
-        return prev
+    def _add_packed(self, dS, B, cells):
+        """``dS[i][:counts[i]] += B``'s block i for the ``cells`` i (B packed)."""
+        for part, rows in self.segments(cells):
+            block = dS[part, :rows]
+            block += unflat(self.span(B, part), part.stop - part.start, rows)
+
+    def _truncated(self, dS, bp_lim):
+        """Truncated BPTT in ``bp_lim`` passes over the whole sequence (see state_grads).
+
+        In pass p, ``A`` holds the terms that sit at each cell's output state after going
+        back p − 1 steps (packed, the cell's rows) and ``back`` moves them all one cell
+        back at once, into ``B``. With ``lengths`` a finished sequence's states past its
+        last cell only repeat: a term there moves back unchanged, so the loss term of
+        output L + p reaches the sequence's last state S_L after p passes, and enters the
+        cells then (``inject``); the totals of S_L and the states after it are the sums
+        of the loss terms within the window (``window``)."""
+        T, N, o, counts = self.T, self.N, self.offsets, self.counts
+        self.coefficients(slice(0, T))
+        work = [self.empty(g.shape) for g in self.G]  # G keeps the coefficients
+        A, B = (self.per_step(self.width) for _ in range(2))
+        g = np.copy(dS) if self.packed_rows else None  # the loss terms as they came
+        self.pack(dS[1:], out=A)
+        # the cells after which some sequence stops, i.e. counts[i + 1] < counts[i]
+        drops = [part.stop - 1 for part, _ in self.segments(slice(0, T))[:-1]]
+        for p in range(1, bp_lim + 1):
+            n = T - p + 1  # cells 1 .. n (blocks 0 .. n-1) still carry such terms
+            back, arrays = self.backward_cell(slice(0, n), work, o[n])
+            back(A[: o[n]], B[: o[n]], *arrays)  # block i: terms at state i, p steps back
+            self._add_packed(dS, B, slice(0, n))
+            if p == bp_lim:
+                break
+            # the next pass's terms: block i gets block i + 1 of B (the same rows, or fewer
+            # where sequences stop after cell i + 1: those rows ``inject``)
+            start = 0
+            for i in [d for d in drops if d < n - 1] + [n - 1]:
+                stop = o[i] + (counts[i + 1] if i < n - 1 else 0)
+                np.copyto(A[o[start] : stop], B[o[start + 1] : o[start + 1] + stop - o[start]])
+                if i < n - 1:  # inject: the sequences whose last cell is i + 1
+                    inject = A[stop : o[i + 1]]
+                    if i + 1 + p <= T:
+                        np.copyto(inject, g[i + 1 + p, counts[i + 1] : counts[i]])
+                    else:
+                        inject[...] = 0
+                start = i + 1
+        if self.packed_rows:  # window: the states from each finished sequence's last one on
+            m = counts[-1]  # the sequences that run to the end
+            window = g[:, m:].copy()
+            for k in range(1, min(bp_lim, T) + 1):
+                window[:-k] += g[k:, m:]
+            first = np.append(counts, m)  # state j: the rows from first[j] on have stopped
+            np.copyto(dS[:, m:], window, where=np.arange(m, N)[None, :, None] >= first[:, None, None])
+        # the gate gradients, from the truncated totals of the states the cells produce
+        back, arrays = self.backward_cell(slice(0, T), self.G, o[T])
+        back(self.pack(dS[1:], out=A), None, *arrays)
 
     def state_grads(self, grad, bp_lim=None, need=frozenset()):
         """Total derivative dL/dS_t of every state, leaving the cells' gate gradients in G.
@@ -342,6 +422,7 @@ class Recurrence:
         dS : ndarray, shape (T+1, N, width)
         """
         T, N, width = self.T, self.N, self.width
+        self.Sp = self.pack(self.S[:-1])  # S_{t-1}, in the cells' packed layout
         self.prepare_backward()
         dS = self.take_grad(grad)
         if self.order is not None:  # the kernel's order; the caller's array gets the result
@@ -353,24 +434,12 @@ class Recurrence:
                 self.coefficients(cells)
                 self._back_cells(cells, dS, carry)
                 self.finish(cells, need)
-            self.drop("_chunk")  # the chunk's work arrays go before the whole-sequence products
-            return dS
-        # truncated: pass p moves every term exactly one more cell back, whole
-        # sequence at once; after bp_lim passes each term has gone back bp_lim steps.
-        self.coefficients(slice(0, T))
-        G = self.G
-        self._work = [self.empty(g.shape) for g in G]  # G keeps the coefficients
-        self._moved = [self.empty((T, N, width)) for _ in range(2)]  # each pass reads one, writes the other
-        delta = dS[1:]  # delta[j]: terms at state j+1 that went back p-1 steps
-        for p in range(1, bp_lim + 1):
-            n = T - p + 1  # cells 1 .. n (rows 0 .. n-1) still carry such terms
-            delta = self._back_block(slice(0, n), delta[:n], self._moved[p % 2][:n], self._work)
-            dS[:n] += delta
-            delta = delta[1:]
-        self.drop("_work", "_moved")
-        self._back_block(slice(0, T), dS[1:], None, G)  # gate gradients from the truncated totals
-        self.finish(slice(0, T), need)
-        self.drop("_chunk")
+        else:
+            # truncated: pass p moves every term exactly one more cell back, whole
+            # sequence at once; after bp_lim passes each term has gone back bp_lim steps.
+            self._truncated(dS, bp_lim)
+            self.finish(slice(0, T), need)
+        self.drop("_chunk")  # the chunk's work arrays go before the whole-sequence products
         return dS
 
     def empty(self, shape):
@@ -411,14 +480,16 @@ class Recurrence:
         return [slice(max(0, stop - L), stop) for stop in range(self.T, 0, -L)]
 
     def chunk_scratch(self, cells, *widths):
-        """Work arrays of shapes (J, N, w*D) for the J ``cells``, one per width,
-        allocated for the first (largest) chunk and reused for the rest (``_chunk``,
-        released after the loop). Row j of each belongs to cell ``cells.start + j``."""
-        L = cells.stop - cells.start
-        if self._chunk is None or len(self._chunk[0]) < L:
-            self._chunk = [self.empty((L, self.N, w * self.D)) for w in widths]
+        """Work arrays of shapes (rows, w*D) for the rows of the ``cells``, packed, one
+        per width, allocated once for the most rows a chunk can have (J·N) and reused
+        for the rest (``_chunk``, released after the loop). Their first row belongs to
+        cell ``cells.start`` (``span(a, c, base=cells.start)`` cuts them)."""
+        rows = self.offsets[cells.stop] - self.offsets[cells.start]
+        if self._chunk is None or len(self._chunk[0]) < rows:
+            most = max(rows, (cells.stop - cells.start) * self.N)
+            self._chunk = [self.empty((most, w * self.D)) for w in widths]
         self._c0 = cells.start
-        return [a[:L] for a in self._chunk]
+        return [a[:rows] for a in self._chunk]
 
     def finish(self, cells, need):
         """Nothing to take from ``cells`` before the loop goes on (see the GRU)."""
@@ -426,34 +497,34 @@ class Recurrence:
     def input_grads(self, blocks, need):
         """Whole-sequence gradients of U, b and X from the input pre-activation grads.
 
-        ``blocks`` are pairs (G, g0): G (T, N, w*D) is dL/dP for the w gates from
+        ``blocks`` are pairs (G, g0): G (R, w*D), packed, is dL/dP for the w gates from
         ``gates_in[g0]`` on, i.e. for some columns ``cols`` of U; G is overwritten.
         With P = (X U) ⊙ mask_U + b, per block: db = Σ_t Σ_n G,
         dU = Xᵀ (G ⊙ mask_U), and dX sums (G ⊙ mask_U) Uᵀ over the blocks."""
         out, D = {}, self.D
-        k, X, T, N, C = len(self.gates_in), self.X, self.T, self.N, self.C
+        k, X, C = len(self.gates_in), self.X, self.C
         spans = [(G, slice(g0 * D, g0 * D + G.shape[-1])) for G, g0 in blocks]
         if "b" in need:
             out["b"] = np.empty(k * D, self.dtype)
             for G, cols in spans:
-                out["b"][cols] = G.sum(axis=(0, 1))
+                out["b"][cols] = G.sum(axis=0)
         if self.mask_U is not None:
             for G, cols in spans:
-                G *= self.mask_U[:, cols]  # now the gradient of X U
+                self.each_sequence(np.multiply, G, self.mask_U[:, cols])  # now the gradient of X U
         if "U" in need:
             out["U"] = np.empty((C, k * D), self.dtype)
             for G, cols in spans:
                 out["U"][:, cols] = self.outer(X, G)
         if "X" in need:
             (G, cols), *rest = spans
-            dX = mm(G, self.U[:, cols].T, np.empty((T, N, C), self.dtype))
+            dX = np.dot(G, self.U[:, cols].T)
             if rest:  # the first block is spent: its memory is the temporary if large enough
                 tmp = (
                     G.reshape(-1)[: dX.size].reshape(dX.shape) if G.size >= dX.size else self.empty(dX.shape)
                 )
             for G, cols in rest:
-                dX += mm(G, self.U[:, cols].T, tmp)
-            out["X"] = dX
+                dX += np.dot(G, self.U[:, cols].T, out=tmp)
+            out["X"] = self.unpack(dX)
         return out
 
     def scratch(self, rows, count):
@@ -474,9 +545,9 @@ class Recurrence:
 
     @staticmethod
     def outer(A, B):
-        """Σ_t A_tᵀ B_t: the whole-sequence product behind every weight gradient."""
-        rows = A.shape[0] * A.shape[1]  # not -1: C or D may be 0
-        return A.reshape(rows, A.shape[-1]).T @ B.reshape(rows, B.shape[-1])
+        """Σ_t A_tᵀ B_t for packed A and B (R, ·): the whole-sequence product behind
+        every weight gradient."""
+        return A.T @ B
 
     # -- packing: named per-gate arrays <-> the side-by-side arrays used above --
 

@@ -71,10 +71,10 @@ class GRU(Recurrence):
     Gate order (h, z, r) in every side-by-side array: U (C, 3D) = [Uh | Uz | Ur],
     b = [bh | bz | br], W (D, 3D) = [Wh | Wz | Wr]. The per-step arrays keep the
     candidate apart from the two gates, so that each block a step works on is
-    contiguous: H (T, N, D) and ZR (T, N, 2D) = [Z | R], which the forward fills
+    contiguous: H (R, D) and ZR (R, 2D) = [Z | R] (packed, see ``common.py``), which the forward fills
     with the activations. The backward keeps its gradients in the same arrays,
     G = (H, ZR): ``coefficients`` puts A over H, and B, C and contiguous copies
-    of Z and R in small chunk arrays (one (J, N, D) array each, so that every
+    of Z and R in small chunk arrays (one (J·N, D) array each, so that every
     operand of a step's multiplications but Gz and Gr is contiguous), and
     ``back`` turns them into Gh over A and [Gz | Gr] over [Z | R]. Since R is
     gone after the loop, dWh is summed chunk by chunk in ``finish``, from
@@ -126,12 +126,12 @@ class GRU(Recurrence):
         self._dWh[...] = 0
 
     def coefficients(self, cells):
-        Sp, H = self.S[cells], self.H[cells]
+        Sp, H = self.span(self.Sp, cells), self.span(self.H, cells)
         # B, C, and contiguous copies of Z and R (in ZR they are halves of each row,
         # which numpy multiplies about twice as slowly at the small sizes, measured)
         B, C, Z, R = self.chunk_scratch(cells, 1, 1, 1, 1)
-        np.copyto(Z, self.Z[cells])
-        np.copyto(R, self.R[cells])
+        np.copyto(Z, self.span(self.Z, cells))
+        np.copyto(R, self.span(self.R, cells))
         np.subtract(1, Z, out=B)
         B *= Z  # Z ⊙ (1 − Z)
         _update_coefficients(Sp, Z, H, B, tmp=C)
@@ -141,7 +141,7 @@ class GRU(Recurrence):
 
     def backward_cell(self, cells, out, rows):
         D, c = self.D, cells
-        B, C, Z, R = (a[c.start - self._c0 : c.stop - self._c0] for a in self._chunk[:4])  # the cells' own
+        B, C, Z, R = (self.span(a, c, base=self._c0) for a in self._chunk[:4])  # the cells' own
         dRS, a = self.scratch(rows, 2)
         WhT, WzrT = self.Wh.T, self.Wzr.T
 
@@ -158,14 +158,14 @@ class GRU(Recurrence):
                 np.dot(Gzr, WzrT, prev)
                 np.add(prev, a, prev)
 
-        Gh, Gzr = out[0][c], out[1][c]  # back gets rows of these, under the same names
-        return back, (self.H[c], Z, R, B, C, Gh, Gzr[..., :D], Gzr[..., D:], Gzr)
+        Gh, Gzr = self.span(out[0], c), self.span(out[1], c)  # back gets rows of these, under the same names
+        return back, (self.span(self.H, c), Z, R, B, C, Gh, Gzr[..., :D], Gzr[..., D:], Gzr)
 
     def finish(self, cells, need):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
-            B, _C, _Z, R = (a[: cells.stop - cells.start] for a in self._chunk)
-            RS = np.multiply(R, self.S[cells], out=B)  # B is spent: R ⊙ S_{t-1} goes over it
-            self._dWh += self.outer(RS, self.H[cells])
+            B, _C, _Z, R = (self.span(a, cells, base=cells.start) for a in self._chunk)
+            RS = np.multiply(R, self.span(self.Sp, cells), out=B)  # B is spent: R ⊙ S_{t-1} goes over it
+            self._dWh += self.outer(RS, self.span(self.H, cells))
 
     def weight_grads(self, need):
         if "W" not in need:
@@ -174,7 +174,7 @@ class GRU(Recurrence):
         dW = np.empty((D, 3 * D), self.dtype)
         dW[:, :D] = self._dWh
         self.drop("_dWh")
-        dW[:, D:] = self.outer(self.S[:-1], self.ZR)  # ZR holds [Gz | Gr]
+        dW[:, D:] = self.outer(self.Sp, self.ZR)  # ZR holds [Gz | Gr]
         return {"W": dW}
 
 
@@ -183,8 +183,8 @@ class GRUResetAfter(Recurrence):
 
     Gate order (h, z, r) for U and b, and (z, r, h) for W (D, 3D) = [Wz | Wr | Wh],
     so that one product S_{t-1} W per step serves all three gates, and the
-    gradients it takes back, Grec = [Gz | Gr | Gq] (T, N, 3D), are one contiguous
-    block per step. The forward fills H (T, N, D), ZR (T, N, 2D) = [Z | R] and
+    gradients it takes back, Grec = [Gz | Gr | Gq] (R, 3D), are one contiguous
+    block per step. The forward fills H (R, D), ZR (R, 2D) = [Z | R] and
     Q = S_{t-1} Wh + bhn, which it writes into Gr's slot of Grec. ``coefficients``
     puts A in H's array and [B | C' | R] in Grec (C' over Q); the backward turns
     them into Gh and [Gz | Gr | Gq]. G = (Gh, Grec).
@@ -197,10 +197,10 @@ class GRUResetAfter(Recurrence):
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, bhn):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
-        T, N, D = self.T, self.N, self.D
+        D = self.D
         self.bhn = bhn
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
-        self.Grec = self.step_empty((T, N, 3 * D))
+        self.Grec = self.per_step(3 * D)
         self.Q = self.Grec[..., D : 2 * D]
         # the forward's operand [−Wz | −Wr | Wh] (see sigmoid_negated); the backward uses W
         (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
@@ -228,7 +228,8 @@ class GRUResetAfter(Recurrence):
         self.drop("Wf")
 
     def coefficients(self, cells):
-        D, Sp, Z, R, K = self.D, self.S[cells], self.Z[cells], self.R[cells], self.Grec[cells]
+        D, Sp, K = self.D, self.span(self.Sp, cells), self.span(self.Grec, cells)
+        Z, R = self.span(self.Z, cells), self.span(self.R, cells)
         (tmp,) = self.chunk_scratch(cells, 1)
         B, C, Rk = K[..., :D], K[..., D : 2 * D], K[..., 2 * D :]
         np.subtract(1, R, out=tmp)
@@ -237,7 +238,7 @@ class GRUResetAfter(Recurrence):
         Rk[...] = R  # becomes Gq = Gh ⊙ R
         np.subtract(1, Z, out=B)
         B *= Z
-        _update_coefficients(Sp, Z, self.H[cells], B, tmp)
+        _update_coefficients(Sp, Z, self.span(self.H, cells), B, tmp)
 
     def backward_cell(self, cells, out, rows):
         D, c = self.D, cells
@@ -253,14 +254,14 @@ class GRUResetAfter(Recurrence):
                 np.multiply(dS, Z, a)
                 np.add(prev, a, prev)
 
-        A, K = self.G[0][c], self.G[1][c]  # A over H, [B | C' | R] over Grec
-        Gh, Grec = out[0][c], out[1][c]  # back gets rows of these, under the same names
-        return back, (A, self.Z[c], K[..., :D], K[..., D:], Gh, Grec[..., :D], Grec[..., D:], Grec)
+        A, K = self.span(self.G[0], c), self.span(self.G[1], c)  # A over H, [B | C' | R] over Grec
+        Gh, Grec = self.span(out[0], c), self.span(out[1], c)  # back gets rows of these, under the same names
+        return back, (A, self.span(self.Z, c), K[..., :D], K[..., D:], Gh, Grec[..., :D], Grec[..., D:], Grec)
 
     def weight_grads(self, need):
         out = {}
         if "W" in need:
-            out["W"] = self.outer(self.S[:-1], self.Grec)
+            out["W"] = self.outer(self.Sp, self.Grec)
         if "bhn" in need:
-            out["bhn"] = self.Grec[..., 2 * self.D :].sum(axis=(0, 1))
+            out["bhn"] = self.Grec[..., 2 * self.D :].sum(axis=0)
         return out

@@ -47,7 +47,7 @@ class LSTM(Recurrence):
     Gate order (o, i, f, g) in every side-by-side array: U (C, 4D), b (4D,),
     W (P, 4D) = [Wo | Wi | Wf | Wg]. The three sigmoid gates come first, so one
     sigmoid covers them; the three gates that dc (after (11)) scales come last, so one
-    multiplication makes their gradients. The per-step array A (T, N, 4D) holds the
+    multiplication makes their gradients. The per-step array A (R, 4D) holds the
     pre-activations, then [O | I | F | G]; ``coefficients`` puts [Ko | Ki | Kf | Kg]
     over it and Kc and F in two chunk arrays, and ``back`` writes the gradients
     [Go | Gi | Gf | Gg] over the factors (G = (A,)). The forward also keeps
@@ -65,13 +65,13 @@ class LSTM(Recurrence):
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, Wp=None):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
-        T, N, P, D = self.T, self.N, self.P, self.D
+        P, D = self.P, self.D
         A = self.A
         self.O, self.I, self.F, self.Gc = (A[..., j * D : (j + 1) * D] for j in range(4))
         self.h, self.c = self.S[..., :P], self.S[..., P:]
-        self.Tc = self.step_empty((T, N, D))  # tanh(c_t)
+        self.Tc = self.per_step(D)  # tanh(c_t)
         self.Wp = None if Wp is None else np.ascontiguousarray(Wp)
-        self.V = None if Wp is None else self.step_empty((T, N, D))  # V_t = O ⊙ tanh(c_t)
+        self.V = None if Wp is None else self.per_step(D)  # V_t = O ⊙ tanh(c_t)
         self.G, self.G_in = (A,), ((A, 0),)
         # the forward's operand [−Wo | −Wi | −Wf | Wg] (see sigmoid_negated)
         (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
@@ -131,8 +131,8 @@ class LSTM(Recurrence):
         self.drop("Wf")  # the backward multiplies by W itself (.T of a C-contiguous array)
 
     def coefficients(self, cells):
-        O, I, F, G, Tc = self.O[cells], self.I[cells], self.F[cells], self.Gc[cells], self.Tc[cells]
-        cp = self.c[cells]  # c_{t-1} of the cells
+        O, I, F, G, Tc = (self.span(a, cells) for a in (self.O, self.I, self.F, self.Gc, self.Tc))
+        cp = self.span(self.Sp, cells)[:, self.P :]  # c_{t-1} of the cells
         Kc, Fk, t = self.chunk_scratch(cells, 1, 1, 1)  # apart, so that back reads them contiguous
         np.copyto(Fk, F)  # for dc_{t-1} = dc ⊙ F
         np.multiply(Tc, Tc, out=Kc)
@@ -154,7 +154,7 @@ class LSTM(Recurrence):
 
     def backward_cell(self, cells, out, rows):
         P, D, c = self.P, self.D, cells
-        Kc, F = (a[c.start - self._c0 : c.stop - self._c0] for a in self._chunk[:2])  # the cells' Kc, F
+        Kc, F = (self.span(a, c, base=self._c0) for a in self._chunk[:2])  # the cells' Kc, F
         dct, dV = self.scratch(rows, 2)
         dct3 = dct[:, None, :]
         WT, dot = self.W.T, self._dot(rows)
@@ -173,7 +173,10 @@ class LSTM(Recurrence):
                 dot(Gall, WT, out=prev[:, :P])  # dS_{t-1}
                 np.multiply(dct, F, prev[:, P:])  # dc_{t-1}
 
-        K, Gall = self.G[0][c], out[0][c]  # back gets rows of these, under the same names
+        K, Gall = (
+            self.span(self.G[0], c),
+            self.span(out[0], c),
+        )  # back gets rows of these, under the same names
         return back, (
             K[..., :D],
             _triples(K[..., D:]),
@@ -186,11 +189,10 @@ class LSTM(Recurrence):
 
     def weight_grads(self, need):
         self.drop("Tc")  # only the factors read it
-        return {"W": self.outer(self.h[:-1], self.A)} if "W" in need else {}
+        return {"W": self.outer(self.Sp[:, : self.P], self.A)} if "W" in need else {}
 
     def state_weight_grads(self, dS, need):
         if "Wp" not in need:
             return {}
         # dWp = Σ V_tᵀ dS_t over the cells that ran (cell t sees the totals dS[t])
-        dh = dS[1:, :, : self.P]
-        return {"Wp": self.outer(self.V, dh if self.alive is None else dh * self.alive)}
+        return {"Wp": self.outer(self.V, self.pack(dS[1:, :, : self.P]))}

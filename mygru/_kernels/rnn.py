@@ -26,8 +26,8 @@ def _relu(x, out):
 
 
 class Elman(Recurrence):
-    """Elman recurrence (5). Layouts: U (C, D), b (D,), W (D, D); P (T, N, D) holds
-    the input pre-activations during the forward only; G = (G,) with G (T, N, D)
+    """Elman recurrence (5). Layouts: U (C, D), b (D,), W (D, D); P (R, D) holds
+    the input pre-activations during the forward only; G = (G,) with G (R, D)
     first holds f', which the backward turns into dL/d(pre-activation) in place."""
 
     activations: ClassVar[dict] = {"tanh": np.tanh, "relu": _relu}
@@ -56,12 +56,13 @@ class Elman(Recurrence):
 
     def prepare_backward(self):
         self.drop("Wf")
-        F = self.empty((self.T, self.N, self.D))  # f', then G
+        F = self.per_step(self.D)  # f', then G
         self.G, self.G_in = (F,), ((F, 0),)
+        self.St = self.pack(self.S[1:])  # S_t, in the cells' packed layout
 
     def coefficients(self, cells):
         """f' at the cells, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""
-        St, F = self.S[1:][cells], self.G[0][cells]
+        St, F = self.span(self.St, cells), self.span(self.G[0], cells)
         if self.nonlinearity == "tanh":
             np.multiply(St, St, out=F)
             np.subtract(1, F, out=F)
@@ -76,7 +77,7 @@ class Elman(Recurrence):
             if prev is not None:
                 np.dot(G, WT, prev)
 
-        return back, (self.G[0][cells], out[0][cells])
+        return back, (self.span(self.G[0], cells), self.span(out[0], cells))
 
     def weight_grads(self, need):
-        return {"W": self.outer(self.S[:-1], self.G[0])} if "W" in need else {}
+        return {"W": self.outer(self.Sp, self.G[0])} if "W" in need else {}

@@ -100,6 +100,23 @@ def test_truncation_with_lengths(kind, P, dropout):
         check_against_reference(s, prob, ref)
 
 
+@pytest.mark.parametrize("kind", list(OPS))
+@given(data_=st.data())
+def test_truncation_with_any_lengths(kind, data_):
+    """The packed passes (only the running rows move; a finished sequence's later loss
+    terms enter at its last state) against the windowed reference with the lengths as
+    masks: any lengths, sorted or not, some or all stopping before T, every bp_lim."""
+    prob = data_.draw(problems(OPS[kind][0], max_T=7, max_size=4, lstm=kind == "lstm"))
+    T, N = prob["T"], prob["N"]
+    if T == 0 or N == 0:
+        return
+    lengths = data_.draw(st.lists(st.integers(1, T), min_size=N, max_size=N), label="lengths")
+    dropout = data_.draw(st.sampled_from([0.0, 0.4]), label="dropout")
+    for k in bp_lims(T):
+        s, ref = run_and_reference(kind, prob, k, dropout, lengths=lengths)
+        check_against_reference(s, prob, ref)
+
+
 def test_bp_lim_at_least_T_is_full_bptt_and_T_minus_1_differs_only_for_s0():
     rng = np.random.default_rng(9)
     T, N, C, D = 5, 2, 3, 4

@@ -120,7 +120,7 @@ def unflat(a, cells, rows):
     """A packed array's span ``a`` (cells·rows, ...) as (cells, rows, ...), one row of
     ``rows`` per cell: a view, never a copy (a copy would lose what is written into it)."""
     u = a.reshape(cells, rows, *a.shape[1:])
-    assert u.size == 0 or np.may_share_memory(u, a)
+    assert u.base is (a if a.base is None else a.base) or u.size == 0
     return u
 
 
@@ -160,8 +160,7 @@ class Recurrence:
         T, N, C = X.shape
         D = U.shape[1] // len(self.gates_in)
         self._taken = []  # buffers from the workspace, given back by release()
-        self.order = None
-        self.counts = np.full(T, N)  # sequences running in each cell
+        self.order = self.counts = None  # counts: the sequences running in each cell
         if lengths is not None and N and lengths.min() < T:  # the batch, longest first
             order = np.argsort(-lengths, kind="stable")
             if np.any(order != np.arange(N)):  # (a batch already in that order stays as it is)
@@ -169,13 +168,24 @@ class Recurrence:
                 mask_U = None if mask_U is None else mask_U[order]
                 self.order, self.inverse = order, np.argsort(order)
             self.counts = (lengths > np.arange(T)[:, None]).sum(axis=1)
-        self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).tolist()  # of each cell's block
-        self.packed_rows = self.offsets[-1] < T * N  # some sequence stops early
+        self.packed_rows = self.counts is not None  # some sequence stops early
+        self._sequence = None  # the sequence (kernel's order) of each packed row, and its row
+        if self.packed_rows:  # in a (T·N, ...) array in the kernel's and in the caller's order
+            offsets = np.concatenate([[0], np.cumsum(self.counts)])
+            self.offsets = offsets.tolist()  # of each cell's block
+            self._sequence = np.arange(self.offsets[-1]) - np.repeat(offsets[:-1], self.counts)
+            start = np.repeat(np.arange(T) * N, self.counts)
+            self._rows = start + self._sequence
+            self._rows_caller = self._rows if self.order is None else start + self.order[self._sequence]
+            self._runs = None  # made by segments
+        else:
+            self.counts = [N] * T
+            self.offsets = list(range(0, (T + 1) * N, N)) if N else [0] * (T + 1)
+            self._runs = [(0, T, N)] if T else []
         self.T, self.N, self.C, self.D, self.P = T, N, C, D, W.shape[0]
         self.width = self.state_width()
         self.U, self.mask_U, self.mask_W = U, mask_U, mask_W
         self.dtype = W.dtype
-        self._runs = None
         # the weights the cells see (C-contiguous, so .T is the fast operand of the
         # backward's products); each cell makes its forward's operands with ``operands``
         self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
@@ -219,41 +229,36 @@ class Recurrence:
 
     def pack(self, a, order=None, out=None):
         """The packed rows (R, ...) of ``a`` (T, N, ...): the rows of cell i of a[i], in
-        the kernel's order (``order`` picks them from a batch in the caller's order),
-        written into ``out`` if given. Else, without ``lengths``, a view of ``a`` when its
-        layout allows (read it only), and otherwise a new work array."""
-        if not self.packed_rows and order is None:
-            whole = a.reshape(self.T * self.N, *a.shape[2:])  # not -1: a dimension may be 0
+        the kernel's order (``order`` given: from a batch in the caller's order), written
+        into ``out`` if given. Else, without ``lengths``, a view of ``a`` when its layout
+        allows (read it only), and otherwise a new work array. One gather (``take``)."""
+        whole = a.reshape(self.T * self.N, *a.shape[2:])  # not -1: a dimension may be 0
+        if not self.packed_rows:
             if out is None:
                 return whole
             np.copyto(out, whole)
             return out
         if out is None:
             out = self.empty((self.T * self.N, *a.shape[2:]))[: self.offsets[-1]]
-        for part, rows in self.segments(slice(0, self.T)):
-            dest = unflat(self.span(out, part), part.stop - part.start, rows)
-            if order is None:
-                np.copyto(dest, a[part, :rows])
-            else:
-                np.take(a[part], order[:rows], axis=1, out=dest)
-        return out
+        return np.take(whole, self._rows if order is None else self._rows_caller, axis=0, out=out)
 
     def unpack(self, a):
-        """A new padded (T, N, ...) array from the packed ``a``: zeros in the finished
-        sequences' rows, in the kernel's order."""
+        """A new padded (T, N, ...) array from the packed ``a``, in the caller's order:
+        zeros in the finished sequences' rows."""
         if not self.packed_rows:
             return a.reshape(self.T, self.N, *a.shape[1:])
-        out = np.zeros((self.T, self.N, *a.shape[1:]), a.dtype)
-        for part, rows in self.segments(slice(0, self.T)):
-            out[part, :rows] = unflat(self.span(a, part), part.stop - part.start, rows)
-        return out
+        out = np.zeros((self.T * self.N, *a.shape[1:]), a.dtype)
+        out[self._rows_caller] = a
+        return out.reshape(self.T, self.N, *a.shape[1:])
 
     def each_sequence(self, ufunc, a, per_row):
         """``ufunc(a, per_row, out=a)`` with ``per_row`` (N, ...) applied to every cell's
         rows of the packed ``a`` (a dropout mask, the same at every step)."""
-        for part, rows in self.segments(slice(0, self.T)):
-            block = unflat(self.span(a, part), part.stop - part.start, rows)
-            ufunc(block, per_row[:rows], out=block)
+        if self._sequence is None:  # every cell has the whole batch
+            block = unflat(a, self.T, self.N)
+            ufunc(block, per_row, out=block)
+        else:
+            ufunc(a, per_row[self._sequence], out=a)
 
     def operands(self, *blocks, transposed=None):
         """Copies ``scale * block`` of (block, scale) pairs for the per-step products
@@ -318,7 +323,7 @@ class Recurrence:
         """The runs of ``cells`` (a slice) in which the same sequences run: pairs
         (part, rows), ``part`` a slice of cells and ``rows`` the number of sequences
         running in them (the first ``rows`` of the sorted batch), in order of time."""
-        if self._runs is None:  # the runs of the whole sequence, once
+        if self._runs is None:  # the runs of the whole sequence, once (with lengths)
             counts = self.counts
             edges = [0, *(np.flatnonzero(np.diff(counts)) + 1).tolist(), len(counts)] if len(counts) else []
             self._runs = [(a, b, int(counts[a])) for a, b in itertools.pairwise(edges)]
@@ -326,23 +331,39 @@ class Recurrence:
         return [(slice(max(a, lo), min(b, hi)), rows) for a, b, rows in self._runs if a < hi and b > lo]
 
     def _back_cells(self, cells, dS, carry):
-        """The full BPTT loop over ``cells`` from the last: each adds its dL/dS_{t-1}
-        into ``dS``, run by run (``segments``); the finished sequences' state gradients
-        pass straight back."""
-        N = self.N
+        """The full BPTT loop over ``cells`` from the last, run by run (``segments``):
+        each cell adds its dL/dS_{t-1} into ``dS``, for the sequences still running."""
         for part, rows in reversed(self.segments(cells)):
+            if not rows:
+                continue
             live = dS[part.start : part.stop + 1, :rows]
-            if rows:
-                back, arrays = self.backward_cell(part, self.G, rows)
-                J, c = part.stop - part.start, carry[:rows]
-                steps = zip(live[1:][::-1], live[:-1][::-1], zip(*[unflat(a, J, rows)[::-1] for a in arrays]))
-                for dSt, dSp, views in steps:
-                    back(dSt, c, *views)
-                    np.add(dSp, c, dSp)
-            if rows < N:  # a repeated state passes its gradient back as it is
-                done = dS[part.start : part.stop + 1, rows:]
-                for dSt, dSp in zip(done[1:][::-1], done[:-1][::-1]):
-                    np.add(dSp, dSt, dSp)
+            back, arrays = self.backward_cell(part, self.G, rows)
+            J, c = part.stop - part.start, carry[:rows]
+            steps = zip(live[1:][::-1], live[:-1][::-1], zip(*[unflat(a, J, rows)[::-1] for a in arrays]))
+            for dSt, dSp, views in steps:
+                back(dSt, c, *views)
+                np.add(dSp, c, dSp)
+
+    def _finished_totals(self, dS, bp_lim=None):
+        """The totals of each finished sequence's states from its last one on, S_L to S_T.
+        Those states repeat S_L, so a term at one passes back unchanged: each total is the
+        sum of the loss terms (in ``dS``) from that state to the end, or to ``bp_lim``
+        steps after it; one call per state, over the rows that have stopped there."""
+        T, N, counts = self.T, self.N, self.counts
+        first = [*counts.tolist(), int(counts[-1])]  # state j: the rows from first[j] on have stopped
+        if bp_lim is None:  # from the end: each state adds the total of the one after it
+            for j in range(T - 1, -1, -1):
+                if first[j] < N:
+                    np.add(dS[j, first[j] :], dS[j + 1, first[j] :], out=dS[j, first[j] :])
+            return
+        m = first[T]  # the rows of the sequences that run to the end have no such states
+        g = dS[:, m:]
+        total = g.copy()
+        for k in range(1, min(bp_lim, T) + 1):
+            total[:-k] += g[k:]
+        for j in range(T + 1):
+            if first[j] < N:
+                dS[j, first[j] :] = total[j, first[j] - m :]
 
     def _add_packed(self, dS, B, cells):
         """``dS[i][:counts[i]] += B``'s block i for the ``cells`` i (B packed)."""
@@ -359,12 +380,11 @@ class Recurrence:
         last cell only repeat: a term there moves back unchanged, so the loss term of
         output L + p reaches the sequence's last state S_L after p passes, and enters the
         cells then (``inject``); the totals of S_L and the states after it are the sums
-        of the loss terms within the window (``window``)."""
-        T, N, o, counts = self.T, self.N, self.offsets, self.counts
+        of the loss terms within the window (``_finished_totals``)."""
+        T, o, counts = self.T, self.offsets, self.counts
         self.coefficients(slice(0, T))
         work = [self.empty(g.shape) for g in self.G]  # G keeps the coefficients
         A, B = (self.per_step(self.width) for _ in range(2))
-        g = np.copy(dS) if self.packed_rows else None  # the loss terms as they came
         self.pack(dS[1:], out=A)
         # the cells after which some sequence stops, i.e. counts[i + 1] < counts[i]
         drops = [part.stop - 1 for part, _ in self.segments(slice(0, T))[:-1]]
@@ -383,18 +403,13 @@ class Recurrence:
                 np.copyto(A[o[start] : stop], B[o[start + 1] : o[start + 1] + stop - o[start]])
                 if i < n - 1:  # inject: the sequences whose last cell is i + 1
                     inject = A[stop : o[i + 1]]
-                    if i + 1 + p <= T:
-                        np.copyto(inject, g[i + 1 + p, counts[i + 1] : counts[i]])
+                    if i + 1 + p <= T:  # (dS there is still the loss term: no pass adds to it)
+                        np.copyto(inject, dS[i + 1 + p, counts[i + 1] : counts[i]])
                     else:
                         inject[...] = 0
                 start = i + 1
-        if self.packed_rows:  # window: the states from each finished sequence's last one on
-            m = counts[-1]  # the sequences that run to the end
-            window = g[:, m:].copy()
-            for k in range(1, min(bp_lim, T) + 1):
-                window[:-k] += g[k:, m:]
-            first = np.append(counts, m)  # state j: the rows from first[j] on have stopped
-            np.copyto(dS[:, m:], window, where=np.arange(m, N)[None, :, None] >= first[:, None, None])
+        if self.packed_rows:
+            self._finished_totals(dS, bp_lim)
         # the gate gradients, from the truncated totals of the states the cells produce
         back, arrays = self.backward_cell(slice(0, T), self.G, o[T])
         back(self.pack(dS[1:], out=A), None, *arrays)
@@ -429,6 +444,8 @@ class Recurrence:
             self._dS_out, dS = dS, np.take(dS, self.order, axis=1, out=self.empty(dS.shape))
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
+            if self.packed_rows:
+                self._finished_totals(dS)
             carry = self.empty((N, width))
             for cells in self.chunks():
                 self.coefficients(cells)
@@ -592,10 +609,8 @@ class Recurrence:
             grads["W"] *= self.mask_W  # W ⊙ M was used, so dL/dW = dL/d(W ⊙ M) ⊙ M
         grads.update(self.state_weight_grads(dS, need))
         grads.update(self.input_grads(self.G_in, need))  # last: it overwrites G
-        if self.order is not None:  # back to the caller's order
+        if self.order is not None:  # back to the caller's order (dX is, see unpack)
             dS = np.take(dS, self.inverse, axis=1, out=self._dS_out)
-            if "X" in grads:
-                grads["X"] = grads["X"].take(self.inverse, axis=1)
         return dS, self.named(grads)
 
     def state_weight_grads(self, dS, need):

@@ -254,29 +254,31 @@ def cold_start(size="course"):
     return out
 
 
-def lengths_cases(size="course", dtype=np.float32, seed=0):
-    """The lengths row: mygru.nn.GRU (2 layers, bidirectional, as the module row) on a
-    batch whose lengths are drawn uniformly from T/4..T, against torch.nn.GRU on the
-    same batch packed (``pack_padded_sequence``, ``enforce_sorted=False``) and against
-    mygru.nn.GRU on the same batch without lengths (every sequence runs all T steps).
+def lengths_cases(size="course", dtype=np.float32, seed=0, kind="GRU"):
+    """The lengths row: mygru.nn.<kind> (GRU or LSTM; 2 layers, bidirectional, as the
+    module row) on a batch whose lengths are drawn uniformly from T/4..T, against
+    torch.nn.<kind> on the same batch packed (``pack_padded_sequence``,
+    ``enforce_sorted=False``) and against mygru.nn.<kind> on the same batch without
+    lengths (every sequence runs all T steps).
 
     Returns ``(cases, lengths)``: name -> (forward, forward+backward), and the lengths."""
     from .nn._bench import module_bench_case
 
     T, N, C, D = SIZES[size]
     lengths = np.random.default_rng(seed).integers(max(1, T // 4), T + 1, size=N)
-    packed = module_bench_case(T, N, C, D, dtype, lengths=lengths, seed=seed)
-    cases = {"mygru.nn.GRU": packed["mygru.nn.GRU"]}
-    if "torch.nn.GRU" in packed:
-        cases["torch.nn.GRU packed"] = packed["torch.nn.GRU"]
-    cases["mygru.nn.GRU without lengths"] = module_bench_case(T, N, C, D, dtype, seed=seed)["mygru.nn.GRU"]
+    packed = module_bench_case(T, N, C, D, dtype, lengths=lengths, seed=seed, kind=kind)
+    cases = {f"mygru.nn.{kind}": packed[f"mygru.nn.{kind}"]}
+    if f"torch.nn.{kind}" in packed:
+        cases[f"torch.nn.{kind} packed"] = packed[f"torch.nn.{kind}"]
+    plain = module_bench_case(T, N, C, D, dtype, seed=seed, kind=kind)
+    cases[f"mygru.nn.{kind} without lengths"] = plain[f"mygru.nn.{kind}"]
     return cases, lengths
 
 
-def lengths_row(size, dtype, repeat):
+def lengths_row(size, dtype, repeat, kind="GRU"):
     """Median forward+backward seconds of :func:`lengths_cases`, interleaved, and the
     fraction of the T·N steps that the lengths cover."""
-    cases, lengths = lengths_cases(size, dtype)
+    cases, lengths = lengths_cases(size, dtype, kind=kind)
     med = median_times(cases, repeat)
     T, N, _C, _D = SIZES[size]
     return dict(seconds={name: fb for name, (_f, fb) in med.items()}, fraction=float(lengths.sum() / (T * N)))
@@ -416,20 +418,21 @@ def fmt_ratio(peer, mine):
 
 
 def report_lengths(size, dtypes, repeat, results):
-    """Print and record the lengths row (:func:`lengths_row`) for each dtype."""
-    for dtype in dtypes:
-        row = lengths_row(size, dtype, repeat)
-        t = row["seconds"]
-        mine, peer, plain = (
-            t.get(k) for k in ("mygru.nn.GRU", "torch.nn.GRU packed", "mygru.nn.GRU without lengths")
-        )
-        print(
-            f"lengths in T/4..T (sum {row['fraction']:.2f}·T·N), module {size} {dtype}, 2 layers, bidirectional,"
-            f" fwd+bwd: mygru.nn.GRU {fmt_ms(mine).strip()} ms, torch.nn.GRU packed {fmt_ms(peer).strip()} ms,"
-            f" mygru.nn.GRU without lengths {fmt_ms(plain).strip()} ms;"
-            f" vs torch {fmt_ratio(peer, mine).strip()}, vs without lengths {fmt_ratio(plain, mine).strip()}"
-        )
-        results.setdefault("lengths", {})[dtype] = dict(row, size=size)
+    """Print and record the lengths rows (:func:`lengths_row`) for each dtype: the GRU
+    (``results["lengths"]``) and the LSTM (``results["lengths_lstm"]``)."""
+    for kind, key in (("GRU", "lengths"), ("LSTM", "lengths_lstm")):
+        for dtype in dtypes:
+            row = lengths_row(size, dtype, repeat, kind)
+            t = row["seconds"]
+            names = (f"mygru.nn.{kind}", f"torch.nn.{kind} packed", f"mygru.nn.{kind} without lengths")
+            mine, peer, plain = (t.get(k) for k in names)
+            print(
+                f"lengths in T/4..T (sum {row['fraction']:.2f}·T·N), module {size} {dtype}, 2 layers,"
+                f" bidirectional, fwd+bwd: {names[0]} {fmt_ms(mine).strip()} ms, {names[1]}"
+                f" {fmt_ms(peer).strip()} ms, {names[2]} {fmt_ms(plain).strip()} ms;"
+                f" vs torch {fmt_ratio(peer, mine).strip()}, vs without lengths {fmt_ratio(plain, mine).strip()}"
+            )
+            results.setdefault(key, {})[dtype] = dict(row, size=size)
 
 
 def report_end_to_end(sizes, results, steps=300):

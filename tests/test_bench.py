@@ -98,12 +98,13 @@ def test_cold_start_child_can_hide_numba():
     assert done.stdout.strip() == "numba hidden"
 
 
-def test_lengths_row_times_the_three_cases_on_lengths_from_a_quarter_to_all_of_T():
-    cases, lengths = bench.lengths_cases("small", np.float32)
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_lengths_row_times_the_three_cases_on_lengths_from_a_quarter_to_all_of_T(kind):
+    cases, lengths = bench.lengths_cases("small", np.float32, kind=kind)
     T, N, _C, _D = bench.SIZES["small"]
-    assert list(cases) == LENGTH_CASES
+    assert list(cases) == [name.replace("GRU", kind) for name in LENGTH_CASES]
     assert lengths.shape == (N,) and lengths.min() >= T // 4 and lengths.max() <= T
-    row = bench.lengths_row("small", np.float32, repeat=1)
+    row = bench.lengths_row("small", np.float32, repeat=1, kind=kind)
     assert set(row["seconds"]) == set(cases) and all(s > 0 for s in row["seconds"].values())
     assert row["fraction"] == lengths.sum() / (T * N)  # the same seeded lengths
 
@@ -156,6 +157,8 @@ def test_new_rows_in_the_table_and_json(no_peers, monkeypatch, tmp_path, capsys)
     data = json.loads(path.read_text())
     lengths = data["lengths"]["float32"]
     assert set(lengths["seconds"]) == set(LENGTH_CASES)
+    assert set(data["lengths_lstm"]["float32"]["seconds"]) == {k.replace("GRU", "LSTM") for k in LENGTH_CASES}
+    assert "mygru.nn.LSTM without lengths" in text
     assert lengths["size"] == "course" and 0.25 <= lengths["fraction"] <= 1
     assert data["end_to_end"] == {
         "course": {"mygru": run, "mygrad": "failed", "torch": dict(run, wall=4.0), "steps": 300}

@@ -118,10 +118,9 @@ def _gate_scales(gates, negated, D, dtype):
 
 def unflat(a, cells, rows):
     """A packed array's span ``a`` (cells·rows, ...) as (cells, rows, ...), one row of
-    ``rows`` per cell: a view, never a copy (a copy would lose what is written into it)."""
-    u = a.reshape(cells, rows, *a.shape[1:])
-    assert u.base is (a if a.base is None else a.base) or u.size == 0
-    return u
+    ``rows`` per cell: always a view (splitting the first axis never needs a copy, for
+    any strides), so what is written into it lands in ``a``."""
+    return a.reshape((cells, rows) + a.shape[1:])
 
 
 class Recurrence:
@@ -177,11 +176,10 @@ class Recurrence:
             start = np.repeat(np.arange(T) * N, self.counts)
             self._rows = start + self._sequence
             self._rows_caller = self._rows if self.order is None else start + self.order[self._sequence]
-            self._runs = None  # made by segments
+            self._runs = None  # the runs of equal counts, made by segments
         else:
             self.counts = [N] * T
             self.offsets = list(range(0, (T + 1) * N, N)) if N else [0] * (T + 1)
-            self._runs = [(0, T, N)] if T else []
         self.T, self.N, self.C, self.D, self.P = T, N, C, D, W.shape[0]
         self.width = self.state_width()
         self.U, self.mask_U, self.mask_W = U, mask_U, mask_W
@@ -313,16 +311,19 @@ class Recurrence:
         """The cells ``part``'s own rows of ``a``, one item per cell, each ``rows`` rows:
         a per-step array (2-D, packed) as (J, rows, ...), a view of the states (3-D,
         (T, N, ...)) as its rows ``part`` cut to ``rows``, a list as its items ``part``."""
-        if not isinstance(a, np.ndarray):
+        if a.__class__ is not np.ndarray:
             return a[part]
         if a.ndim == 3:
             return a[part, :rows]
-        return unflat(self.span(a, part), part.stop - part.start, rows)
+        o = self.offsets
+        return a[o[part.start] : o[part.stop]].reshape(part.stop - part.start, rows, a.shape[1])
 
     def segments(self, cells):
         """The runs of ``cells`` (a slice) in which the same sequences run: pairs
         (part, rows), ``part`` a slice of cells and ``rows`` the number of sequences
         running in them (the first ``rows`` of the sorted batch), in order of time."""
+        if not self.packed_rows:
+            return [(cells, self.N)]
         if self._runs is None:  # the runs of the whole sequence, once (with lengths)
             counts = self.counts
             edges = [0, *(np.flatnonzero(np.diff(counts)) + 1).tolist(), len(counts)] if len(counts) else []

@@ -41,8 +41,8 @@ class Checked:
     def __init__(self, X, params, s0, *, bp_lim, dropout, constant, rng, lengths, c0=None, Wp=None):
         self.inputs = {}  # name -> the Tensor as given, or its value as an array
         self.arrays = {}  # name -> the data as an array
-        self.add("X", X)
-        x = self.arrays["X"]
+        self.tracked = False  # whether a non-constant Tensor is among the inputs
+        x = self.add("X", X)
         if x.ndim != 3:
             raise ValueError(f"X must have shape (T, N, C), got shape {x.shape}")
         self.T, self.N, self.C = x.shape
@@ -63,13 +63,16 @@ class Checked:
             sizes["P"], why["P"], p = wp.shape[1], "P from Wp", "P"
             self.add("Wp", Wp)
         self.P = sizes[p]
-        expected = {"U": ("C", "D"), "W": (p, "D"), "b": ("D",)}
+        # each kind of parameter's shape, once (the letters only spell an error out)
+        letters = {"U": ("C", "D"), "W": (p, "D"), "b": ("D",)}
+        shapes = {"U": (self.C, self.D), "W": (self.P, self.D), "b": (self.D,)}
         for name, value in params.items():
-            self.add(name, value, expected[name[0]], sizes, why)
+            kind = name[0]
+            self.add(name, value, shapes[kind], letters[kind], sizes, why)
         if s0 is not None:
-            self.add("s0", s0, ("N", p), sizes, why)
+            self.add("s0", s0, (self.N, self.P), ("N", p), sizes, why)
         if c0 is not None:
-            self.add("c0", c0, ("N", "D"), sizes, why)
+            self.add("c0", c0, (self.N, self.D), ("N", "D"), sizes, why)
         self.bp_lim = _check_bp_lim(bp_lim)
         self.dropout = check_probability("dropout", dropout)
         if constant is not None and not isinstance(constant, bool):
@@ -78,21 +81,30 @@ class Checked:
         self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
         self.dtype = _compute_dtype(self.arrays.values())
 
-    def add(self, name, value, expected=None, sizes=None, why=None):
+    def add(self, name, value, want=None, letters=None, sizes=None, why=None):
+        """Check and keep one argument: real numbers (``real_array``) and, if ``want`` is
+        given, that shape, spelled out in ``letters`` of ``sizes`` (each size's origin in
+        ``why``) if it is wrong. Returns its array."""
         a = real_array(name, value)
-        want = None if expected is None else tuple(sizes[k] for k in expected)
         if want is not None and a.shape != want:
-            spelled = ", ".join(expected) + ("," if len(expected) == 1 else "")
-            reasons = ", ".join(f"{k} = {sizes[k]} ({why[k]})" for k in dict.fromkeys(expected))
+            spelled = ", ".join(letters) + ("," if len(letters) == 1 else "")
+            reasons = ", ".join(f"{k} = {sizes[k]} ({why[k]})" for k in dict.fromkeys(letters))
             raise ValueError(
                 f"{name} must have shape ({spelled}) = {want} with {reasons}, got shape {a.shape}"
             )
         self.arrays[name] = a
-        self.inputs[name] = value if isinstance(value, Tensor) else lockable(a)
+        if isinstance(value, Tensor):
+            self.inputs[name] = value
+            self.tracked = self.tracked or not value._constant
+        else:
+            self.inputs[name] = lockable(a)
+        return a
 
-    def state_shape(self, name):
-        """The shape of the initial state ``name``: s0 (N, P), c0 (N, D)."""
-        return (self.N, self.P if name == "s0" else self.D)
+    def zeros(self, name):
+        """What an optional argument left out stands for, zeros in the compute dtype:
+        the initial states s0 (N, P) and c0 (N, D), the GRU's bhn (D,)."""
+        shape = {"s0": (self.N, self.P), "c0": (self.N, self.D), "bhn": (self.D,)}[name]
+        return np.zeros(shape, self.dtype)
 
     def masks(self, fields):
         """Draw one dropout mask per field ("U…" of shape (N, D), "W…" of shape (P, D)),
@@ -146,6 +158,7 @@ def lockable(a):
 
 # the dtypes mygru computes in or promotes (integers too): everything else is refused
 _REAL_FLOATS = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.float64))
+_COMMON = (np.dtype(np.float32), np.dtype(np.float64))  # the usual ones, checked first
 
 
 def real_array(name, value):
@@ -154,8 +167,11 @@ def real_array(name, value):
     float16 (in float32), float32 or float64. longdouble, complex, bool, object, str,
     datetime... are a TypeError naming ``name``, before any work (the one dtype rule of
     the ops and the modules)."""
-    a = as_array(name, value)
-    if a.dtype.kind not in "iu" and a.dtype not in _REAL_FLOATS:
+    a = value.data if isinstance(value, Tensor) else as_array(name, value)
+    dtype = a.dtype
+    if dtype in _COMMON:  # (a tuple: tested by identity first, no hashing)
+        return a
+    if dtype.kind not in "iu" and dtype not in _REAL_FLOATS:
         hint = ": convert it first, e.g. with .astype(numpy.float64)" if a.dtype.kind == "f" else ""
         raise TypeError(
             f"{name} must hold real numbers of an integer, float16, float32 or float64 dtype, "
@@ -234,7 +250,8 @@ def check_lengths(lengths, T, N, source="X"):
 class RecurrentOp(Operation):
     """A mygrad Operation whose forward and backward are one recurrence kernel.
 
-    Subclasses set ``names``: the order of ``variables`` by name. The whole
+    Subclasses set ``names``: every argument by name, in order; a call's
+    ``variables`` are those given (an instance's ``names``). The whole
     backward runs once, in :meth:`backward`; :meth:`backward_var` only hands out
     the gradients it computed. After backward the output tensor's ``grad`` is the
     total derivative dL/dS_t of every state (see the docs on ``s.grad``).
@@ -244,16 +261,26 @@ class RecurrentOp(Operation):
     between the two; by default they are the same array.
     """
 
-    names: tuple[str, ...]  # the names of self.variables, in order
+    names: tuple[str, ...]  # every argument the op takes, in order (see __call__)
     mask_fields: tuple[str, ...]  # the fields of the dropout-mask NamedTuple
     masks_type: type
     dropout_masks: tuple[np.ndarray, ...] | None  # a masks_type, or None without dropout
     bp_lim: int | None
 
-    def __call__(self, *variables, kernel, checked, masks, keep, **kernel_kwargs):
-        self.variables = variables
+    def __call__(self, *variables, names, kernel, checked, masks, keep, **kernel_kwargs):
+        # ``names`` are those of ``variables``: the class's less the optional arguments
+        # left out (the initial states, bhn), which are zeros here and no variables of
+        # the graph, since nothing can hold them or want their gradient
+        self.variables, self.names = variables, names
         dtype = checked.dtype
-        arrays = {name: v.data.astype(dtype, copy=False) for name, v in zip(self.names, variables)}
+        arrays = {}
+        for name, v in zip(names, variables):
+            a = v.data
+            arrays[name] = a if a.dtype == dtype else a.astype(dtype)
+        if len(names) < len(type(self).names):
+            for name in type(self).names:
+                if name not in arrays:
+                    arrays[name] = checked.zeros(name)
         X, s0 = arrays.pop("X"), self._initial_state(arrays)
         self.dropout_masks = None if masks is None else self.masks_type(*masks)
         kernel = kernel.build(
@@ -294,7 +321,7 @@ class RecurrentOp(Operation):
             out._grad = dS
 
     def backward(self, grad, **kwargs):
-        need = {_KIND.get(name, name) for name, v in zip(self.names, self.variables) if not v.constant}
+        need = {_KIND.get(name, name) for name, v in zip(self.names, self.variables) if not v._constant}
         dS, grads = self._kernel.backward(self._state_grad(grad), self.bp_lim, need)
         self._kernel.release()  # the cached activations go back to the workspace
         self._kernel = None
@@ -328,20 +355,16 @@ _KIND = {k + g: k for k in "UWb" for g in ("", "z", "r", "h", "i", "f", "g", "o"
 
 def apply(op, checked, constant, *, kernel, **kernel_kwargs):
     """Run ``op`` on the checked arguments through mygrad, wiring up ``s.grad``."""
-    inputs = dict(checked.inputs)
-    for name in ("s0", "c0"):
-        if name in op.names:
-            inputs.setdefault(name, np.zeros(checked.state_shape(name), checked.dtype))
-    variables = [inputs[name] for name in op.names]
+    inputs = checked.inputs
+    names = tuple([name for name in op.names if name in inputs])
+    variables = [inputs[name] for name in names]
     masks = checked.masks(op.mask_fields)
     # keep the activations only if a backward pass can reach this op
-    keep = constant is False or (
-        constant is None and any(isinstance(v, Tensor) and not v.constant for v in variables)
-    )
+    keep = constant is False or (constant is None and checked.tracked)
     s = Tensor._op(
         op,
         *variables,
-        op_kwargs=dict(kernel=kernel, checked=checked, masks=masks, keep=keep, **kernel_kwargs),
+        op_kwargs=dict(names=names, kernel=kernel, checked=checked, masks=masks, keep=keep, **kernel_kwargs),
         constant=constant,
     )
     if s.creator is not None:

@@ -174,5 +174,4 @@ def gru(
     )
     if not reset_after:
         return apply(GRUOp, checked, constant, kernel=GRU)
-    checked.inputs.setdefault("bhn", np.zeros(checked.D, checked.dtype))
     return apply(GRUResetAfterOp, checked, constant, kernel=GRUResetAfter)

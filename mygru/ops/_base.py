@@ -6,6 +6,7 @@ any work; the op turns tensors into arrays of one dtype; the kernel does all the
 arithmetic; the op hands each variable its gradient through ``backward_var``.
 """
 
+import functools
 import weakref
 from numbers import Integral, Real
 
@@ -201,7 +202,7 @@ def _check_bp_lim(bp_lim):
 
 def check_probability(name, value, high="1)"):
     """A number in [0, 1) (``high="1)"``, the ops' dropout) or [0, 1] (``high="1]"``)."""
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, Real)):
         raise TypeError(
             f"{name} must be a number in [0, {high}, got {value!r} of type {type(value).__name__}"
         )
@@ -321,7 +322,7 @@ class RecurrentOp(Operation):
             out._grad = dS
 
     def backward(self, grad, **kwargs):
-        need = {_KIND.get(name, name) for name, v in zip(self.names, self.variables) if not v._constant}
+        need = {kind for kind, v in zip(_kinds(self.names), self.variables) if not v._constant}
         dS, grads = self._kernel.backward(self._state_grad(grad), self.bp_lim, need)
         self._kernel.release()  # the cached activations go back to the workspace
         self._kernel = None
@@ -351,6 +352,12 @@ class RecurrentOp(Operation):
 
 # which kernel gradient each argument needs ("Uz" -> the input weights "U", ...)
 _KIND = {k + g: k for k in "UWb" for g in ("", "z", "r", "h", "i", "f", "g", "o")}
+
+
+@functools.lru_cache(maxsize=64)
+def _kinds(names):
+    """The kernel gradient each of ``names`` needs (``_KIND``; the others by their own name)."""
+    return tuple(_KIND.get(name, name) for name in names)
 
 
 def apply(op, checked, constant, *, kernel, **kernel_kwargs):

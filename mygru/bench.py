@@ -68,13 +68,16 @@ def runners(name, impl, X, params, grad, bp_lim=None):
 
         f = mygru.gru if name == "mygru" else impl
         tensors = [mg.tensor(p) for p in params]
+        # mygrad's gru writes into the gradient it is given (mygru never does): it gets a
+        # fresh copy each time, or the shared dL/ds would grow call after call to inf
+        fresh = (lambda g: g) if name == "mygru" else np.copy
 
         def fwd():
             with mg.no_autodiff:
                 f(X, *tensors, bp_lim=bp_lim)
 
         def fwd_bwd():
-            f(X, *tensors, bp_lim=bp_lim).backward(grad)
+            f(X, *tensors, bp_lim=bp_lim).backward(fresh(grad))
 
         return fwd, fwd_bwd
     return _torch_runners(impl, impl.nn.GRU, X, params, grad)

@@ -98,6 +98,22 @@ def test_cold_start_child_can_hide_numba():
     assert done.stdout.strip() == "numba hidden"
 
 
+def test_a_peer_that_writes_into_its_gradient_gets_a_copy():
+    """mygrad's gru updates the dL/ds it is given in place; the bench's shared gradient
+    must stay as it was, or each timed call would see a larger one (and at last inf)."""
+
+    class Writes:
+        def backward(self, g):
+            g *= 2
+
+    X, params, grad = bench.make_case("tiny", np.float32)
+    before = grad.copy()
+    _fwd, fwd_bwd = bench.runners("mygrad", lambda X, *p, bp_lim=None: Writes(), X, params, grad)
+    fwd_bwd()
+    fwd_bwd()
+    np.testing.assert_array_equal(grad, before)
+
+
 @pytest.mark.parametrize("kind", ["GRU", "LSTM"])
 def test_lengths_row_times_the_three_cases_on_lengths_from_a_quarter_to_all_of_T(kind):
     cases, lengths = bench.lengths_cases("small", np.float32, kind=kind)

@@ -370,7 +370,7 @@ class Recurrence:
         """``dS[i][:counts[i]] += B``'s block i for the ``cells`` i (B packed)."""
         for part, rows in self.segments(cells):
             block = dS[part, :rows]
-            block += unflat(self.span(B, part), part.stop - part.start, rows)
+            block += self.cut(B, part, rows)
 
     def _truncated(self, dS, bp_lim):
         """Truncated BPTT in ``bp_lim`` passes over the whole sequence (see state_grads).

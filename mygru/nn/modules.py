@@ -360,19 +360,18 @@ class _GRUMath:
         or None, bias_hh (3H,) or None), ``state0`` = (s0 (N, H) or None,) -> (states (T+1, N, H),)."""
         H = self.hidden_size
         g, s0 = _gate_arguments(params, self._kinds, self._gate_spec(), state0[0], (X.shape[1], H))
-        if not self.bias:
-            g["br"] = g["bz"] = g["bh"] = np.zeros(H, self.dtype)
+        zeros = np.zeros(H, self.dtype)  # the biases, with bias=False
         s = gru(
             X,
             g["Uz"],
             g["Wz"],
-            g["bz"],
+            g.get("bz", zeros),
             g["Ur"],
             g["Wr"],
-            g["br"],
+            g.get("br", zeros),
             g["Uh"],
             g["Wh"],
-            g["bh"],
+            g.get("bh", zeros),
             s0,
             dropout=dropout,
             rng=self._rng,
@@ -408,7 +407,7 @@ class _ElmanMath:
             X,
             g["U"],
             g["W"],
-            g["b"] if self.bias else np.zeros(H, self.dtype),
+            g.get("b", np.zeros(H, self.dtype)),  # zeros with bias=False
             s0,
             dropout=dropout,
             nonlinearity=self.nonlinearity,
@@ -447,7 +446,7 @@ class _LSTMMath:
         s0, c0 = state0
         H = self.hidden_size
         g, s0 = _gate_arguments(params, self._kinds, self._gate_spec(), s0, (X.shape[1], self._state_size))
-        zeros = np.zeros(H, self.dtype)
+        zeros = np.zeros(H, self.dtype)  # the biases, with bias=False
         gates = [a for gate in "ifgo" for a in (g["U" + gate], g["W" + gate], g.get("b" + gate, zeros))]
         return lstm(
             X,

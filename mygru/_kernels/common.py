@@ -525,7 +525,7 @@ class Recurrence:
         if "b" in need:
             out["b"] = np.empty(k * D, self.dtype)
             for G, cols in spans:
-                out["b"][cols] = G.sum(axis=0)
+                self.column_sums(G, out=out["b"][cols])
         if self.mask_U is not None:
             for G, cols in spans:
                 self.each_sequence(np.multiply, G, self.mask_U[:, cols])  # now the gradient of X U
@@ -560,6 +560,13 @@ class Recurrence:
         if self._step_scratch is None:
             self._step_scratch = [self.empty((self.N, w)) for w in widths]
         return [a[:rows] for a in self._step_scratch]
+
+    def column_sums(self, G, out=None):
+        """Σ over the rows of ``G`` (R, ·), as one product with a row of ones: 4–6 times
+        faster than ``G.sum(axis=0)`` at the small sizes, 2–3 times at the course size
+        (numpy reduces the first axis one row at a time), and summed the way the weight
+        gradients' products sum over the same rows."""
+        return np.dot(np.ones(len(G), self.dtype), G, out=out)
 
     @staticmethod
     def outer(A, B):

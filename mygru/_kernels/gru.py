@@ -122,8 +122,7 @@ class GRU(Recurrence):
             self.drop("Wzr_neg")  # and with it the forward's Wh, in the same buffer
         else:
             self.Wzr, self.Wzr_neg = np.negative(self.Wzr_neg, out=self.Wzr_neg), None
-        self._dWh = self.empty((self.D, self.D))  # summed by finish
-        self._dWh[...] = 0
+        self._dWh = None  # summed by finish
 
     def coefficients(self, cells):
         Sp, H = self.span(self.Sp, cells), self.span(self.H, cells)
@@ -165,16 +164,20 @@ class GRU(Recurrence):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
             B, _C, _Z, R = (self.span(a, cells, base=cells.start) for a in self._chunk)
             RS = np.multiply(R, self.span(self.Sp, cells), out=B)  # B is spent: R ⊙ S_{t-1} goes over it
-            self._dWh += self.outer(RS, self.span(self.H, cells))
+            dWh = self.outer(RS, self.span(self.H, cells))
+            if self._dWh is None:  # the first chunk
+                self._dWh = dWh
+            else:
+                self._dWh += dWh
 
     def weight_grads(self, need):
         if "W" not in need:
             return {}
         D = self.D
         dW = np.empty((D, 3 * D), self.dtype)
-        dW[:, :D] = self._dWh
-        self.drop("_dWh")
-        dW[:, D:] = self.outer(self.Sp, self.ZR)  # ZR holds [Gz | Gr]
+        dW[:, :D] = 0 if self._dWh is None else self._dWh  # (None: no cells, T = 0)
+        self._dWh = None
+        np.matmul(self.Sp.T, self.ZR, out=dW[:, D:])  # ZR holds [Gz | Gr]
         return {"W": dW}
 
 
@@ -263,5 +266,5 @@ class GRUResetAfter(Recurrence):
         if "W" in need:
             out["W"] = self.outer(self.Sp, self.Grec)
         if "bhn" in need:
-            out["bhn"] = self.Grec[..., 2 * self.D :].sum(axis=0)
+            out["bhn"] = self.column_sums(self.Grec[..., 2 * self.D :])
         return out

@@ -1,10 +1,12 @@
 """The gates' sigmoid (``sigmoid_negated``): a few ulps from the exact value in both tails,
-float32 and float64, and no RuntimeWarning for any input (the suite makes them errors)."""
+float32 and float64, and no RuntimeWarning for any input (the suite makes them errors);
+the forward loops' form without the clamp (``sigmoid_negated_loop``) gives the same numbers
+wherever σ is a normal number."""
 
 import numpy as np
 import pytest
 
-from mygru._kernels.common import sigmoid_negated
+from mygru._kernels.common import sigmoid_negated, sigmoid_negated_loop
 
 mpmath = pytest.importorskip("mpmath")
 
@@ -72,6 +74,22 @@ def test_any_input_with_no_warning(dtype):
     tail = np.linspace(lo - 30, lo, 301).astype(dtype)
     y = sigmoid(tail)
     assert np.all((y > 0) & (y < 2 * np.finfo(dtype).smallest_normal)) and np.all(np.diff(y) >= 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_loops_form_is_the_same_where_sigma_is_normal_and_0_below(dtype):
+    """Bit for bit the clamped form wherever σ(x) is normal (the clamp never acts there);
+    below, inside the loops' errstate, 0 with no warning instead of the subnormal floor."""
+    lo, hi = RANGES[dtype]
+    rng = np.random.default_rng(4)
+    x = np.concatenate([np.linspace(lo, hi + 30, 4001), rng.uniform(lo, 40, 2000), [np.inf, 1e30]])
+    x = x.astype(dtype)
+    np.testing.assert_array_equal(sigmoid_negated_loop(-x, np.empty_like(x)), sigmoid(x))
+    below = np.array([lo - 2, -800, -1e30, -np.inf], dtype)
+    with np.errstate(over="ignore"):
+        y = sigmoid_negated_loop(-below, np.empty_like(below))
+    assert np.all((y >= 0) & (y < 2 * np.finfo(dtype).smallest_normal))
+    assert np.all(y[1:] == 0) and np.all(sigmoid(below) > 0)  # the clamped form's floor
 
 
 def test_in_place_exactly():

@@ -71,6 +71,7 @@ array (T·N without ``lengths``); cell t = 1..T reads S_{t-1} and writes S_t, an
 ``i = t - 1`` of every per-step array is its.
 """
 
+import contextlib
 import functools
 import itertools
 
@@ -78,7 +79,7 @@ import numpy as np
 
 from .workspace import workspace
 
-__all__ = ["Recurrence", "sigmoid_negated", "unflat"]
+__all__ = ["Recurrence", "sigmoid_negated", "sigmoid_negated_loop", "unflat"]
 
 
 # per dtype: the largest argument whose exponential is finite (with a margin), 1
@@ -107,6 +108,19 @@ def sigmoid_negated(m, out):
     return out
 
 
+def sigmoid_negated_loop(m, out):
+    """:func:`sigmoid_negated` as the forward loops call it, inside
+    ``np.errstate(over="ignore")`` (``Recurrence.forward``): without the clamp, three
+    ufunc calls instead of four. The same numbers wherever σ(x) is a normal number
+    (tests/test_sigmoid.py); below x = −88.7 (float32; −709.7 in float64) exp(−x)
+    overflows to inf, silently, and the gate is 0 instead of the subnormal σ(−88.7)."""
+    one = _SIGMOID[out.dtype][1]
+    np.exp(m, out)
+    np.add(out, one, out)
+    np.divide(one, out, out)
+    return out
+
+
 @functools.lru_cache(maxsize=64)
 def _gate_scales(gates, negated, D, dtype):
     """Per column of a side-by-side array of ``gates``: −1 for the ``negated`` gates, else 1
@@ -114,6 +128,17 @@ def _gate_scales(gates, negated, D, dtype):
     scales = np.repeat([-1.0 if g and g in negated else 1.0 for g in gates], D).astype(dtype)
     scales.flags.writeable = False
     return scales
+
+
+@functools.lru_cache(maxsize=16)
+def _block_signs(blocks, gates, negated):
+    """Per block of ``blocks`` (name, first gate, end gate) of ``gates``: True if all its
+    gates are ``negated``, False if none is, None if some are."""
+    out = []
+    for _name, g0, g1 in blocks:
+        flags = {bool(g) and g in negated for g in gates[g0:g1]}
+        out.append(flags.pop() if len(flags) == 1 else None)
+    return tuple(out)
 
 
 def unflat(a, cells, rows):
@@ -189,18 +214,26 @@ class Recurrence:
         self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
         # the per-step products multiply by transposed views from here up (see operands)
         self.transposed = self.dtype == np.float64 and N >= 4 and D >= 128
-        scales = self._scales(self.gates_in)
-        U, b = (U * scales, b * scales) if self.negated else (U, b)
 
         # the inputs, packed: block i holds the rows of X_{i+1} that cell i+1 works on
         self.X = self.pack(X, self.order)
-        # the input projections, one product per block: P[t] = (X_t U) ⊙ mask_U + b
-        for name, g0, g1 in self.blocks_in:
+        # the input projections, one product per block: P[t] = (X_t U) ⊙ mask_U + b, negated
+        # for the sigmoid gates: a block of such gates only takes −b − P instead of P + b
+        # (exact: negating is), a block that mixes them multiplies its columns of U and b
+        signs = _block_signs(self.blocks_in, self.gates_in, self.negated)
+        for (name, g0, g1), negate in zip(self.blocks_in, signs):
             cols = slice(g0 * D, g1 * D)
-            P = np.dot(self.X, U[:, cols], out=self.per_step((g1 - g0) * D))
+            Ub, bb = U[:, cols], b[cols]
+            if negate is None:  # some of its gates are negated
+                scales = self._scales(self.gates_in)[cols]
+                Ub, bb = Ub * scales, bb * scales
+            P = np.dot(self.X, Ub, out=self.per_step((g1 - g0) * D))
             if mask_U is not None:
                 self.each_sequence(np.multiply, P, mask_U[:, cols])
-            P += b[cols]
+            if negate:
+                np.subtract(-bb, P, out=P)
+            else:
+                P += bb
             setattr(self, name, P)
 
         # the states (with lengths the kernel's own, sorted: forward returns a new copy)
@@ -296,15 +329,17 @@ class Recurrence:
         caller's order; the kernel keeps its own, sorted with ``lengths``)."""
         S, N = self.S, self.N
         # each run of cells with the same sequences still running (the first ``rows``);
-        # the others' states repeat
-        for part, rows in self.segments(slice(0, self.T)):
-            if rows:
-                step, arrays = self.forward_cell(rows)
-                live = S[part.start : part.stop + 1, :rows]
-                for views in zip(live[:-1], live[1:], *(self.cut(a, part, rows) for a in arrays)):
-                    step(*views)
-            if rows < N:
-                S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
+        # the others' states repeat. The sigmoid gates' exponentials may overflow to inf,
+        # which gives the gate 0 (see sigmoid_negated_loop): once per call, not per step
+        with np.errstate(over="ignore") if self.negated else contextlib.nullcontext():
+            for part, rows in self.segments(slice(0, self.T)):
+                if rows:
+                    step, arrays = self.forward_cell(rows)
+                    live = S[part.start : part.stop + 1, :rows]
+                    for views in zip(live[:-1], live[1:], *(self.cut(a, part, rows) for a in arrays)):
+                        step(*views)
+                if rows < N:
+                    S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
         return S if self.order is None else S.take(self.inverse, axis=1)
 
     def cut(self, a, part, rows):

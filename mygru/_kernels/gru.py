@@ -36,7 +36,7 @@ multiplications and two products. Over the whole sequence, after the loop
 
 import numpy as np
 
-from .common import Recurrence, sigmoid_negated
+from .common import Recurrence, sigmoid_negated_loop
 
 __all__ = ["GRU", "GRUResetAfter"]
 
@@ -104,7 +104,7 @@ class GRU(Recurrence):
             # (1), (2) fused: one product with the negated [Wz | Wr], one sigmoid
             np.dot(Sp, Wzr_neg, zr)
             np.add(ZR, zr, ZR)
-            sigmoid_negated(ZR, ZR)
+            sigmoid_negated_loop(ZR, ZR)
             # (3)
             np.multiply(R, Sp, rs)
             np.dot(rs, Wh, d)
@@ -218,7 +218,7 @@ class GRUResetAfter(Recurrence):
         def step(Sp, S, ZR, Z, R, H, Q):
             np.dot(Sp, Wf, a)  # [−S Wz | −S Wr | S Wh], one product
             np.add(ZR, a_zr, ZR)
-            sigmoid_negated(ZR, ZR)  # (1), (2)
+            sigmoid_negated_loop(ZR, ZR)  # (1), (2)
             np.add(a_h, bhn, Q)
             np.multiply(R, Q, d)
             np.add(H, d, H)

@@ -31,7 +31,7 @@ with the projection). Over the whole sequence, after the loop::
 
 import numpy as np
 
-from .common import Recurrence, sigmoid_negated
+from .common import Recurrence, sigmoid_negated_loop
 
 __all__ = ["LSTM"]
 
@@ -99,7 +99,7 @@ class LSTM(Recurrence):
         def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
             dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
             np.add(A, a, A)
-            sigmoid_negated(OIF, OIF)  # (9), (6), (7): accurate in both tails
+            sigmoid_negated_loop(OIF, OIF)  # (9), (6), (7): accurate in both tails
             np.tanh(G, G)  # (8)
             np.multiply(F, cp, c)  # (10)
             np.multiply(I, G, ig)

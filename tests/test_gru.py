@@ -62,6 +62,21 @@ def test_t0_returns_s0_alone_and_its_gradient():
     np.testing.assert_array_equal(Uz.grad, np.zeros((4, 3)))
 
 
+@pytest.mark.parametrize("reset_after", [False, True])
+@pytest.mark.parametrize("shape", [(0, 2, 4), (3, 0, 4)])
+def test_empty_sequence_or_batch_gives_zero_weight_and_bias_gradients(shape, reset_after):
+    """T = 0 (no cell: the GRU's dWh is never summed) or N = 0 (cells of no rows): every
+    weight and bias gradient is zeros of its shape, through the same products as always."""
+    C, D = shape[2], 3
+    rng = np.random.default_rng(5)
+    params = [mg.tensor(rng.normal(size=sh)) for sh in [(C, D), (D, D), (D,)] * 3]
+    extra = {"bhn": mg.tensor(rng.normal(size=D))} if reset_after else {}
+    s = mygru.gru(np.zeros(shape), *params, reset_after=reset_after, **extra)
+    s.backward(np.ones(s.shape))
+    for p in [*params, *extra.values()]:
+        np.testing.assert_array_equal(p.grad, np.zeros(p.shape))
+
+
 @pytest.mark.parametrize(
     "dtypes, expected",
     [

@@ -97,9 +97,11 @@ def sigmoid_negated(m, out):
     min(−x, 88.7) (float32; 709.7 in float64), so it never overflows and no input raises
     a RuntimeWarning: below x = −88.7 the result stays at σ(−88.7) ≈ 3.0e−39 (6.0e−309),
     a subnormal number, instead of falling further to 0. The kernels compute the sigmoid
-    gates' pre-activations already negated (their weights and biases are negated once,
-    which is exact in floating point, as is every sum and product of negated numbers),
-    so the formula needs no multiplication: four ufunc calls, no temporary array."""
+    gates' pre-activations already negated (their recurrent weights are negated once per
+    call and their input projections taken as −b − X U, which is exact in floating point,
+    as is every sum and product of negated numbers), so the formula needs no
+    multiplication: four ufunc calls, no temporary array. The forward loops call
+    :func:`sigmoid_negated_loop`, the same without the clamp."""
     limit, one = _SIGMOID[out.dtype]
     np.minimum(m, limit, out=out)
     np.exp(out, out)
@@ -112,8 +114,9 @@ def sigmoid_negated_loop(m, out):
     """:func:`sigmoid_negated` as the forward loops call it, inside
     ``np.errstate(over="ignore")`` (``Recurrence.forward``): without the clamp, three
     ufunc calls instead of four. The same numbers wherever σ(x) is a normal number
-    (tests/test_sigmoid.py); below x = −88.7 (float32; −709.7 in float64) exp(−x)
-    overflows to inf, silently, and the gate is 0 instead of the subnormal σ(−88.7)."""
+    (tests/test_sigmoid.py); they differ only where it is subnormal: below x ≈ −88.72
+    (float32; −709.78 in float64) exp(−x) overflows to inf, silently, and the gate is 0
+    instead of the clamped form's σ(−88.7) ≈ 3.0e−39."""
     one = _SIGMOID[out.dtype][1]
     np.exp(m, out)
     np.add(out, one, out)
@@ -330,7 +333,8 @@ class Recurrence:
         S, N = self.S, self.N
         # each run of cells with the same sequences still running (the first ``rows``);
         # the others' states repeat. The sigmoid gates' exponentials may overflow to inf,
-        # which gives the gate 0 (see sigmoid_negated_loop): once per call, not per step
+        # which gives the gate 0 (see sigmoid_negated_loop): once per call, not per step.
+        # (It silences any overflow in the loop: docs/conventions.md, non-finite values)
         with np.errstate(over="ignore") if self.negated else contextlib.nullcontext():
             for part, rows in self.segments(slice(0, self.T)):
                 if rows:
@@ -599,8 +603,9 @@ class Recurrence:
     def column_sums(self, G, out=None):
         """Σ over the rows of ``G`` (R, ·), as one product with a row of ones: 4–6 times
         faster than ``G.sum(axis=0)`` at the small sizes, 2–3 times at the course size
-        (numpy reduces the first axis one row at a time), and summed the way the weight
-        gradients' products sum over the same rows."""
+        (numpy reduces the first axis one row at a time). The same sum to rounding: BLAS
+        adds in another order than numpy's pairwise sum, and its rounding error, like that
+        of the weight gradients' products over the same rows, grows with R."""
         return np.dot(np.ones(len(G), self.dtype), G, out=out)
 
     @staticmethod

@@ -91,7 +91,7 @@ class GRU(Recurrence):
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
         self.G = (self.H, self.ZR)
         self.G_in = ((self.H, 0), (self.ZR, 1))
-        # the forward's operands Wh and −[Wz | Wr] (see sigmoid_negated), one
+        # the forward's operands Wh and −[Wz | Wr] (see sigmoid_negated_loop), one
         # buffer; prepare_backward turns them into the backward's Wh and [Wz | Wr]
         self.Wh, self.Wzr_neg = self.operands((self.W[:, :D], 1), (self.W[:, D:], -1))
         self.W = self.Wzr = None  # the blocks above are all the cells use
@@ -205,7 +205,7 @@ class GRUResetAfter(Recurrence):
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
         self.Grec = self.per_step(3 * D)
         self.Q = self.Grec[..., D : 2 * D]
-        # the forward's operand [−Wz | −Wr | Wh] (see sigmoid_negated); the backward uses W
+        # the forward's operand [−Wz | −Wr | Wh] (see sigmoid_negated_loop); the backward uses W
         (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
         self.G = (self.H, self.Grec)
         self.G_in = ((self.H, 0), (self.Grec[..., : 2 * D], 1))

@@ -73,7 +73,7 @@ class LSTM(Recurrence):
         self.Wp = None if Wp is None else np.ascontiguousarray(Wp)
         self.V = None if Wp is None else self.per_step(D)  # V_t = O ⊙ tanh(c_t)
         self.G, self.G_in = (A,), ((A, 0),)
-        # the forward's operand [−Wo | −Wi | −Wf | Wg] (see sigmoid_negated)
+        # the forward's operand [−Wo | −Wi | −Wf | Wg] (see sigmoid_negated_loop)
         (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
 
     def state_width(self):
@@ -99,7 +99,7 @@ class LSTM(Recurrence):
         def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
             dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
             np.add(A, a, A)
-            sigmoid_negated_loop(OIF, OIF)  # (9), (6), (7): accurate in both tails
+            sigmoid_negated_loop(OIF, OIF)  # (9), (6), (7): accurate in both tails (where σ is normal)
             np.tanh(G, G)  # (8)
             np.multiply(F, cp, c)  # (10)
             np.multiply(I, G, ig)

@@ -212,11 +212,13 @@ class Recurrence:
         self.width = self.state_width()
         self.U, self.mask_U, self.mask_W = U, mask_U, mask_W
         self.dtype = W.dtype
-        # the weights the cells see (C-contiguous, so .T is the fast operand of the
-        # backward's products); each cell makes its forward's operands with ``operands``
+        # the weights the cells see, C-contiguous; each cell makes its forward's operands
+        # with ``operands`` and its backward's with ``backward_operands``
         self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
         # the per-step products multiply by transposed views from here up (see operands)
         self.transposed = self.dtype == np.float64 and N >= 4 and D >= 128
+        # the backward's per-step products multiply by copies of Wᵀ (see backward_operands)
+        self.backward_copies = self.dtype == np.float32 and N >= 4
 
         # the inputs, packed: block i holds the rows of X_{i+1} that cell i+1 works on
         self.X = self.pack(X, self.order)
@@ -296,23 +298,42 @@ class Recurrence:
 
     def operands(self, *blocks, transposed=None):
         """Copies ``scale * block`` of (block, scale) pairs for the per-step products
-        S @ block, all in one new buffer, each contiguous: C-contiguous or, when
+        S @ block, each a new work array, contiguous: C-contiguous or, when
         ``transposed`` (default: ``self.transposed``), the ``.T`` view of a
         C-contiguous copy of its transpose. Same values either way; single-threaded
         OpenBLAS multiplies by the second 1.3 times faster in float64 at the course
-        size, and by the first faster at small sizes (measured, docs/kernels.md)."""
+        size, and by the first faster at small sizes (measured, docs/kernels.md).
+        ``scale`` is 1, −1 or a vector over the block's columns."""
         transposed = self.transposed if transposed is None else transposed
-        buf = self.empty((sum(block.size for block, _ in blocks),))
-        out, start = [], 0
+        out = []
         for block, scale in blocks:
-            rows, cols = block.shape
-            part = buf[start : start + block.size]
-            if transposed:  # written in the buffer's order: 3.5 times faster than through .T
-                out.append(np.multiply(block.T, np.asarray(scale)[..., None], out=part.reshape(cols, rows)).T)
+            # written in the copy's order (3.5 times faster than writing through .T)
+            src = block.T if transposed else block
+            dst = self.empty(src.shape)
+            if isinstance(scale, np.ndarray):
+                np.multiply(src, scale[:, None] if transposed else scale, out=dst)
+            elif scale == 1:
+                np.copyto(dst, src)
             else:
-                out.append(np.multiply(block, scale, out=part.reshape(rows, cols)))
-            start += block.size
+                np.multiply(src, np.asarray(scale, self.dtype), out=dst)
+            out.append(dst.T if transposed else dst)
         return out
+
+    def backward_operands(self, *blocks):
+        """The operands of the backward's per-step products G @ (scale * block)ᵀ for
+        (block, scale) pairs: C-contiguous copies of the transposes, made once per call
+        (``operands(..., transposed=True)``, transposed back). BLAS packs
+        its weight operand in every call; single-threaded OpenBLAS does so faster from
+        this layout than from the view block.T: in float32 2.5 times at 32 × 128 by
+        128 × 128 and 1.4 times at 32 × 256 by 256 × 128 (the course size), and at half
+        the rows 2.5–3.5 times (measured, docs/kernels.md). So ``backward_copies``: in
+        float32 from 4 rows. Below (matrix-vector products, which the copies barely speed
+        up) and in float64 (faster at some sizes, slower at others) the views block.T are
+        returned instead, for blocks of scale 1."""
+        if not self.backward_copies:
+            assert all(isinstance(scale, int) and scale == 1 for _, scale in blocks)
+            return [block.T for block, _ in blocks]
+        return [a.T for a in self.operands(*blocks, transposed=True)]
 
     def state_width(self):
         """Columns of a state row: D (the LSTM's [h | c] has P + D)."""

@@ -91,8 +91,8 @@ class GRU(Recurrence):
         self.Z, self.R = self.ZR[..., :D], self.ZR[..., D:]
         self.G = (self.H, self.ZR)
         self.G_in = ((self.H, 0), (self.ZR, 1))
-        # the forward's operands Wh and −[Wz | Wr] (see sigmoid_negated_loop), one
-        # buffer; prepare_backward turns them into the backward's Wh and [Wz | Wr]
+        # the forward's operands Wh and −[Wz | Wr] (see sigmoid_negated_loop);
+        # prepare_backward makes the backward's Whᵀ and [Wz | Wr]ᵀ
         self.Wh, self.Wzr_neg = self.operands((self.W[:, :D], 1), (self.W[:, D:], -1))
         self.W = self.Wzr = None  # the blocks above are all the cells use
 
@@ -115,13 +115,20 @@ class GRU(Recurrence):
         return step, (self.ZR, self.Z, self.R, self.H)
 
     def prepare_backward(self):
-        # [Wz | Wr] = −(−[Wz | Wr]) exactly: the backward differentiates the very
-        # weights the forward used. It multiplies by .T of C-contiguous blocks.
-        if self.transposed:
-            self.Wh, self.Wzr = self.operands((self.Wh, 1), (self.Wzr_neg, -1), transposed=False)
-            self.drop("Wzr_neg")  # and with it the forward's Wh, in the same buffer
-        else:
-            self.Wzr, self.Wzr_neg = np.negative(self.Wzr_neg, out=self.Wzr_neg), None
+        # The backward multiplies by Whᵀ and [Wz | Wr]ᵀ, with [Wz | Wr] = −(−[Wz | Wr])
+        # exactly: it differentiates the very weights the forward used. In float32 by
+        # C-contiguous copies of them (see backward_operands), else by the .T views of
+        # C-contiguous Wh and [Wz | Wr].
+        if self.backward_copies:
+            self.WhT, self.WzrT = self.backward_operands((self.Wh, 1), (self.Wzr_neg, -1))
+            self.drop("Wh", "Wzr_neg")
+        elif self.transposed:  # the forward's copies are transposed: C-contiguous ones
+            Wh, Wzr = self.operands((self.Wh, 1), (self.Wzr_neg, -1), transposed=False)
+            self.drop("Wh", "Wzr_neg")
+            self.WhT, self.WzrT = Wh.T, Wzr.T
+        else:  # the forward's own, [Wz | Wr] negated back in place
+            self.WhT, self.WzrT = self.Wh.T, np.negative(self.Wzr_neg, out=self.Wzr_neg).T
+            self.Wh = self.Wzr_neg = None  # their buffers live on in WhT and WzrT
         self._dWh = None  # summed by finish
 
     def coefficients(self, cells):
@@ -142,7 +149,7 @@ class GRU(Recurrence):
         D, c = self.D, cells
         B, C, Z, R = (self.span(a, c, base=self._c0) for a in self._chunk[:4])  # the cells' own
         dRS, a = self.scratch(rows, 2)
-        WhT, WzrT = self.Wh.T, self.Wzr.T
+        WhT, WzrT = self.WhT, self.WzrT
 
         def back(dS, prev, A, Z, R, B, C, Gh, Gz, Gr, Gzr):
             np.multiply(A, dS, Gh)  # Gh = dS ⊙ A
@@ -229,6 +236,7 @@ class GRUResetAfter(Recurrence):
 
     def prepare_backward(self):
         self.drop("Wf")
+        (self.WT,) = self.backward_operands((self.W, 1))  # C-contiguous Wᵀ
 
     def coefficients(self, cells):
         D, Sp, K = self.D, self.span(self.Sp, cells), self.span(self.Grec, cells)
@@ -246,7 +254,7 @@ class GRUResetAfter(Recurrence):
     def backward_cell(self, cells, out, rows):
         D, c = self.D, cells
         (a,) = self.scratch(rows, 1)
-        WT = self.W.T
+        WT = self.WT
 
         def back(dS, prev, A, Z, B, CR, Gh, Gz, Grq, Grec):
             np.multiply(A, dS, Gh)  # Gh

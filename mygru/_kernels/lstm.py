@@ -128,7 +128,10 @@ class LSTM(Recurrence):
         )
 
     def prepare_backward(self):
-        self.drop("Wf")  # the backward multiplies by W itself (.T of a C-contiguous array)
+        self.drop("Wf")
+        # the backward multiplies by C-contiguous Wᵀ (and Wpᵀ), see backward_operands
+        self.WT, *WpT = self.backward_operands((self.W, 1), *([] if self.Wp is None else [(self.Wp, 1)]))
+        self.WpT = WpT[0] if WpT else None
 
     def coefficients(self, cells):
         O, I, F, G, Tc = (self.span(a, cells) for a in (self.O, self.I, self.F, self.Gc, self.Tc))
@@ -157,8 +160,7 @@ class LSTM(Recurrence):
         Kc, F = (self.span(a, c, base=self._c0) for a in self._chunk[:2])  # the cells' Kc, F
         dct, dV = self.scratch(rows, 2)
         dct3 = dct[:, None, :]
-        WT, dot = self.W.T, self._dot(rows)
-        WpT = None if self.Wp is None else self.Wp.T
+        WT, WpT, dot = self.WT, self.WpT, self._dot(rows)
 
         def back(dS, prev, Ko, K3, Kc, F, Go, G3, Gall):
             dh, dc = dS[:, :P], dS[:, P:]  # dL/dS_t, dL/dc_t

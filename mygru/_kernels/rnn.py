@@ -56,6 +56,7 @@ class Elman(Recurrence):
 
     def prepare_backward(self):
         self.drop("Wf")
+        (self.WT,) = self.backward_operands((self.W, 1))  # C-contiguous Wᵀ
         F = self.per_step(self.D)  # f', then G
         self.G, self.G_in = (F,), ((F, 0),)
         self.St = self.pack(self.S[1:])  # S_t, in the cells' packed layout
@@ -70,7 +71,7 @@ class Elman(Recurrence):
             np.greater(St, 0, out=F)
 
     def backward_cell(self, cells, out, rows):
-        WT = self.W.T
+        WT = self.WT
 
         def back(dS, prev, F, G):
             np.multiply(F, dS, G)  # G = dS ⊙ f'

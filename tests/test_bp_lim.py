@@ -52,21 +52,26 @@ def run_and_reference(kind, prob, bp_lim, dropout=0.0, lengths=None):
     return s, ref
 
 
-def fixed_problem(kind, rng, T, N, C, D, scale=0.6, P=None):
-    """A float64 problem of these sizes with every input a non-constant Tensor (for the
-    LSTM also c0, and the projection Wp (D, P) when P is given)."""
+def fixed_problem(kind, rng, T, N, C, D, scale=0.6, P=None, dtype=np.float64):
+    """A problem of these sizes in ``dtype`` (float64 unless given) with every input a
+    non-constant Tensor (for the LSTM also c0, and the projection Wp (D, P) when P is
+    given)."""
     lstm, P = kind == "lstm", D if P is None else P
     shapes = {"U": (C, D), "W": (P, D), "b": (D,)}
-    params = {n: mg.tensor(rng.normal(size=shapes[n[0]]) * scale) for n in OPS[kind][0]}
+
+    def tensor(shape, s=1.0):
+        return mg.tensor((rng.normal(size=shape) * s).astype(dtype))
+
+    params = {n: tensor(shapes[n[0]], scale) for n in OPS[kind][0]}
     if P != D:
-        params["Wp"] = mg.tensor(rng.normal(size=(D, P)) * scale)
+        params["Wp"] = tensor((D, P), scale)
     return dict(
-        X=mg.tensor(rng.normal(size=(T, N, C))),
+        X=tensor((T, N, C)),
         params=params,
-        s0=mg.tensor(rng.normal(size=(N, P))),
-        c0=mg.tensor(rng.normal(size=(N, D))) if lstm else None,
-        grad=rng.normal(size=(T + 1, N, P + D if lstm else D)),
-        compute_dtype=np.dtype(np.float64),
+        s0=tensor((N, P)),
+        c0=tensor((N, D)) if lstm else None,
+        grad=rng.normal(size=(T + 1, N, P + D if lstm else D)).astype(dtype),
+        compute_dtype=np.dtype(dtype),
         T=T,
         N=N,
         D=D,
@@ -88,6 +93,29 @@ def test_truncated_gradients_match_windowed_reference(kind, dropout, data_):
     for k in bp_lims(prob["T"]):  # (mygrad clears the inputs' grads at each new call)
         s, ref = run_and_reference(kind, prob, k, dropout)
         check_against_reference(s, prob, ref)
+
+
+@pytest.mark.parametrize("kind, P", [*((kind, None) for kind in OPS), ("lstm", 2)])
+def test_float32_batches_of_four_or_more_multiply_by_copies_and_match(kind, P, monkeypatch):
+    """In float32 from N = 4 the backward multiplies by C-contiguous copies of Wᵀ
+    (``backward_operands``): full and truncated BPTT, with lengths that leave fewer than 4
+    sequences running (the copies do not depend on a step's rows), against the windowed
+    reference."""
+    from mygru._kernels.common import Recurrence
+
+    seen, original = [], Recurrence.backward_operands
+
+    def spy(self, *blocks):
+        seen.append(self.backward_copies)
+        return original(self, *blocks)
+
+    monkeypatch.setattr(Recurrence, "backward_operands", spy)
+    rng = np.random.default_rng(11)
+    for k, lengths in ((None, None), (2, None), (None, [6, 2, 5, 1, 6, 3]), (3, [6, 2, 5, 1, 6, 3])):
+        prob = fixed_problem(kind, rng, T=6, N=6, C=3, D=4, P=P, dtype=np.float32)
+        s, ref = run_and_reference(kind, prob, k, lengths=lengths)
+        check_against_reference(s, prob, ref)
+    assert seen and all(seen)
 
 
 @pytest.mark.parametrize("kind, P", [*((kind, None) for kind in OPS), ("lstm", 2)])

@@ -218,7 +218,7 @@ class Recurrence:
         # the per-step products multiply by transposed views from here up (see operands)
         self.transposed = self.dtype == np.float64 and N >= 4 and D >= 128
         # the backward's per-step products multiply by copies of Wᵀ (see backward_operands)
-        self.backward_copies = self.dtype == np.float32 and N >= 4
+        self.backward_copies = self.dtype == np.float32 and N >= 4  # N: the batch size
 
         # the inputs, packed: block i holds the rows of X_{i+1} that cell i+1 works on
         self.X = self.pack(X, self.order)
@@ -326,12 +326,12 @@ class Recurrence:
         its weight operand in every call; single-threaded OpenBLAS does so faster from
         this layout than from the view block.T: in float32 2.5 times at 32 × 128 by
         128 × 128 and 1.4 times at 32 × 256 by 256 × 128 (the course size), and at half
-        the rows 2.5–3.5 times (measured, docs/kernels.md). So ``backward_copies``: in
-        float32 from 4 rows. Below (matrix-vector products, which the copies barely speed
-        up) and in float64 (faster at some sizes, slower at others) the views block.T are
-        returned instead, for blocks of scale 1."""
-        if not self.backward_copies:
-            assert all(isinstance(scale, int) and scale == 1 for _, scale in blocks)
+        the rows 2.5–3.5 times (measured, docs/benchmarks.md). So ``backward_copies``: in
+        float32, for batches of N ≥ 4. For smaller batches (matrix-vector products at
+        N = 1, which the copies barely speed up) and in float64 (faster at some shapes,
+        slower at others) the views block.T are returned instead, when every scale is 1
+        (a block to be scaled is copied either way)."""
+        if not self.backward_copies and all(np.all(np.asarray(scale) == 1) for _, scale in blocks):
             return [block.T for block, _ in blocks]
         return [a.T for a in self.operands(*blocks, transposed=True)]
 

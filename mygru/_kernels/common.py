@@ -630,10 +630,11 @@ class Recurrence:
         return np.dot(np.ones(len(G), self.dtype), G, out=out)
 
     @staticmethod
-    def outer(A, B):
+    def outer(A, B, out=None):
         """Σ_t A_tᵀ B_t for packed A and B (R, ·): the whole-sequence product behind
-        every weight gradient."""
-        return A.T @ B
+        every weight gradient, written into ``out`` if given (``np.matmul`` hands a
+        row-strided block of a larger array to BLAS as it is)."""
+        return np.matmul(A.T, B, out=out)
 
     # -- packing: named per-gate arrays <-> the side-by-side arrays used above --
 

@@ -184,7 +184,7 @@ class GRU(Recurrence):
         dW = np.empty((D, 3 * D), self.dtype)
         dW[:, :D] = 0 if self._dWh is None else self._dWh  # (None: no cells, T = 0)
         self._dWh = None
-        np.matmul(self.Sp.T, self.ZR, out=dW[:, D:])  # ZR holds [Gz | Gr]
+        self.outer(self.Sp, self.ZR, out=dW[:, D:])  # ZR holds [Gz | Gr]
         return {"W": dW}
 
 

@@ -70,7 +70,7 @@ def test_creator_masks_and_the_cell_state_operation():
     s, c = mygru.lstm(X, *params)
     assert isinstance(s.creator, mygru.LSTMOp) and s.creator.dropout_masks is None
     assert s.creator.bp_lim is None
-    assert c.creator.lstm() is s.creator
+    assert c.creator.op() is s.creator
     np.testing.assert_array_equal(s.data[0], 0)
     np.testing.assert_array_equal(c.data[0], 0)
 

@@ -7,7 +7,8 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
 - ``forward_cell(rows)``: the forward of one cell as ``(step, arrays)``, for the first
   ``rows`` rows of the batch (N, or fewer with ``lengths``, see below). The loop calls
   ``step(Sp, S, *views)`` for cell t (t = 1..T, block ``i = t - 1`` of every per-step
-  array) with ``Sp = S[i]`` = S_{t-1}, ``S = S[i + 1]`` = S_t (to be written) and
+  array) with ``Sp`` = S_{t-1}, ``S`` = S_t (to be written; one argument per state part,
+  see below) and
   ``views`` the cell's rows of ``arrays`` (the input pre-activations of cell t, which it
   overwrites with what its backward needs), each cut to its first ``rows`` rows: a
   per-step array (2-D, packed, see below) gives its block i, a view of the states
@@ -53,10 +54,13 @@ state gradients pass straight back (one call per cell); the backward reads S_{t-
 the packed layout (``Sp``, gathered once). ``forward`` returns the states, and
 ``backward`` dS and dX, in the caller's order.
 
-The state is one array ``S`` (T+1, N, ``width``): for the GRU and the Elman cell
-``width`` = D; the LSTM keeps its pair side by side, row t = [S_t | c_t] (width P + D).
-The drivers never look inside a state row: they only need the cell's map from
-dL/dS_t to dL/dS_{t-1} to be linear, which holds for every cell here.
+The state is made of parts (``widths``: one per part), each its own contiguous array
+``S[k]`` (T+1, N, width_k): for the GRU and the Elman cell one part of width D; the LSTM's
+h (width P) and c (width D). The loop passes a step the parts of S_{t-1} and then those of
+S_t (``step(*Sp, *S, *views)``), and a backward step the parts of dS and then the arrays
+that receive the parts of dS_{t-1} (``back(*dS, *prev, *views)``; all None when not
+wanted). The drivers never look inside a state: they only need the cell's map from
+dL/dS_t to dL/dS_{t-1} to be linear, which holds for every cell.
 
 ``G`` is a tuple of per-step arrays of shape (R, w*D), w gates each (R = Σ counts): the pre-activation gradients
 split into blocks so that every block a step reads or writes as a whole is
@@ -161,10 +165,11 @@ class Recurrence:
         Input weights of all gates side by side, in the cell's order.
     b : ndarray, shape (ng*D,)
         Biases of the input pre-activations, same order.
-    W : ndarray, shape (P, ng*D)
-        Recurrent weights side by side, in the order the cell multiplies them.
-    s0 : ndarray, shape (N, width)
-        The initial state row (see ``state_width``).
+    W : None or ndarray, shape (P, ng*D)
+        Recurrent weights side by side, in the order the cell multiplies them (None for
+        a cell that keeps its weights itself).
+    s0 : tuple of ndarray, one (N, width) per state part
+        The initial state.
     mask_U : None or ndarray, shape (N, ng*D)
         Dropout mask on the input projections X_t U (the same for every t).
     mask_W : None or ndarray, shape (P, ng*D)
@@ -186,12 +191,13 @@ class Recurrence:
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         T, N, C = X.shape
         D = U.shape[1] // len(self.gates_in)
+        s0 = tuple(s0)
         self._taken = []  # buffers from the workspace, given back by release()
         self.order = self.counts = None  # counts: the sequences running in each cell
         if lengths is not None and N and lengths.min() < T:  # the batch, longest first
             order = np.argsort(-lengths, kind="stable")
             if np.any(order != np.arange(N)):  # (a batch already in that order stays as it is)
-                s0, lengths = s0[order], lengths[order]
+                s0, lengths = tuple(part[order] for part in s0), lengths[order]
                 mask_U = None if mask_U is None else mask_U[order]
                 self.order, self.inverse = order, np.argsort(order)
             self.counts = (lengths > np.arange(T)[:, None]).sum(axis=1)
@@ -208,13 +214,15 @@ class Recurrence:
         else:
             self.counts = [N] * T
             self.offsets = list(range(0, (T + 1) * N, N)) if N else [0] * (T + 1)
-        self.T, self.N, self.C, self.D, self.P = T, N, C, D, W.shape[0]
-        self.width = self.state_width()
+        self.T, self.N, self.C, self.D = T, N, C, D
+        self.P = D if W is None else W.shape[0]
+        self.widths = tuple(part.shape[1] for part in s0)
         self.U, self.mask_U, self.mask_W = U, mask_U, mask_W
-        self.dtype = W.dtype
+        self.dtype = U.dtype
         # the weights the cells see, C-contiguous; each cell makes its forward's operands
         # with ``operands`` and its backward's with ``backward_operands``
-        self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
+        if W is not None:
+            self.W = np.ascontiguousarray(W) if mask_W is None else W * mask_W
         # the per-step products multiply by transposed views from here up (see operands)
         self.transposed = self.dtype == np.float64 and N >= 4 and D >= 128
         # the backward's per-step products multiply by copies of Wᵀ (see backward_operands)
@@ -241,13 +249,12 @@ class Recurrence:
                 P += bb
             setattr(self, name, P)
 
-        # the states (with lengths the kernel's own, sorted: forward returns a new copy)
-        self.S = (
-            np.empty((T + 1, N, self.width), self.dtype)
-            if self.order is None
-            else self.empty((T + 1, N, self.width))
-        )
-        self.S[0] = s0
+        # the states, one array per part (with lengths the kernel's own, sorted: forward
+        # returns new copies)
+        make = np.empty if self.order is None else lambda shape, dtype: self.empty(shape)
+        self.S = tuple(make((T + 1, N, w), self.dtype) for w in self.widths)
+        for S, part in zip(self.S, s0):
+            S[0] = part
         self._scratch = self._chunk = self._step_scratch = None
         self._c0 = 0  # the first cell of the current chunk
 
@@ -335,23 +342,26 @@ class Recurrence:
             return [block.T for block, _ in blocks]
         return [a.T for a in self.operands(*blocks, transposed=True)]
 
-    def state_width(self):
-        """Columns of a state row: D (the LSTM's [h | c] has P + D)."""
-        return self.D
-
     def take_grad(self, grad):
-        """A new C-contiguous array dS, holding ``grad`` (the caller's, never written to,
-        in any layout: the truncated passes view dS's cells as stacked rows)."""
-        return np.array(grad, dtype=self.dtype, copy=True, order="C")
+        """New C-contiguous arrays dS, one per state part, holding ``grad`` (the caller's,
+        one array per part or None for zeros, never written to, in any layout: the
+        truncated passes view dS's cells as stacked rows)."""
+        return tuple(
+            np.zeros(S.shape, self.dtype)
+            if g is None
+            else np.array(g, dtype=self.dtype, copy=True, order="C")
+            for g, S in zip(grad, self.S)
+        )
 
     def _scales(self, gates):
         """Per column of a side-by-side array: −1 for the sigmoid gates, else 1."""
         return _gate_scales(gates, self.negated, self.D, self.dtype)
 
     def forward(self):
-        """Run every cell; returns S, shape (T+1, N, width), with S[0] = s0 (in the
-        caller's order; the kernel keeps its own, sorted with ``lengths``)."""
-        S, N = self.S, self.N
+        """Run every cell; returns the states, one array (T+1, N, width) per part, with
+        row 0 the initial state (in the caller's order; the kernel keeps its own, sorted
+        with ``lengths``)."""
+        N = self.N
         # each run of cells with the same sequences still running (the first ``rows``);
         # the others' states repeat. The sigmoid gates' exponentials may overflow to inf,
         # which gives the gate 0 (see sigmoid_negated_loop): once per call, not per step.
@@ -360,12 +370,14 @@ class Recurrence:
             for part, rows in self.segments(slice(0, self.T)):
                 if rows:
                     step, arrays = self.forward_cell(rows)
-                    live = S[part.start : part.stop + 1, :rows]
-                    for views in zip(live[:-1], live[1:], *(self.cut(a, part, rows) for a in arrays)):
+                    live = [S[part.start : part.stop + 1, :rows] for S in self.S]
+                    prev, new = (S[:-1] for S in live), (S[1:] for S in live)
+                    for views in zip(*prev, *new, *(self.cut(a, part, rows) for a in arrays)):
                         step(*views)
                 if rows < N:
-                    S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
-        return S if self.order is None else S.take(self.inverse, axis=1)
+                    for S in self.S:
+                        S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
+        return self.S if self.order is None else tuple(S.take(self.inverse, axis=1) for S in self.S)
 
     def cut(self, a, part, rows):
         """The cells ``part``'s own rows of ``a``, one item per cell, each ``rows`` rows:
@@ -393,23 +405,35 @@ class Recurrence:
 
     def _back_cells(self, cells, dS, carry):
         """The full BPTT loop over ``cells`` from the last, run by run (``segments``):
-        each cell adds its dL/dS_{t-1} into ``dS``, for the sequences still running."""
+        each cell adds its dL/dS_{t-1} into ``dS`` (every part), for the sequences still
+        running."""
         for part, rows in reversed(self.segments(cells)):
             if not rows:
                 continue
-            live = dS[part.start : part.stop + 1, :rows]
+            live = [d[part.start : part.stop + 1, :rows] for d in dS]
             back, arrays = self.backward_cell(part, self.G, rows)
-            J, c = part.stop - part.start, carry[:rows]
-            steps = zip(live[1:][::-1], live[:-1][::-1], zip(*[unflat(a, J, rows)[::-1] for a in arrays]))
+            J, c = part.stop - part.start, [a[:rows] for a in carry]
+            steps = zip(
+                zip(*(d[1:][::-1] for d in live)),
+                zip(*(d[:-1][::-1] for d in live)),
+                zip(*[unflat(a, J, rows)[::-1] for a in arrays]),
+            )
             for dSt, dSp, views in steps:
-                back(dSt, c, *views)
-                np.add(dSp, c, dSp)
+                back(*dSt, *c, *views)
+                for d, ci in zip(dSp, c):
+                    np.add(d, ci, d)
 
     def _finished_totals(self, dS, bp_lim=None):
         """The totals of each finished sequence's states from its last one on, S_L to S_T.
         Those states repeat S_L, so a term at one passes back unchanged: each total is the
-        sum of the loss terms (in ``dS``) from that state to the end, or to ``bp_lim``
-        steps after it; one call per state, over the rows that have stopped there."""
+        sum of the loss terms (in ``dS``, one array per part) from that state to the end,
+        or to ``bp_lim`` steps after it; one call per state and part, over the rows that
+        have stopped there."""
+        for d in dS:
+            self._finished_part(d, bp_lim)
+
+    def _finished_part(self, dS, bp_lim):
+        """:meth:`_finished_totals` for one part's array ``dS``."""
         T, N, counts = self.T, self.N, self.counts
         first = [*counts.tolist(), int(counts[-1])]  # state j: the rows from first[j] on have stopped
         if bp_lim is None:  # from the end: each state adds the total of the one after it
@@ -427,15 +451,17 @@ class Recurrence:
                 dS[j, first[j] :] = total[j, first[j] - m :]
 
     def _add_packed(self, dS, B, cells):
-        """``dS[i][:counts[i]] += B``'s block i for the ``cells`` i (B packed)."""
+        """``dS[i][:counts[i]] += B``'s block i for the ``cells`` i (B packed), for each
+        part's pair of arrays."""
         for part, rows in self.segments(cells):
-            block = dS[part, :rows]
-            block += self.cut(B, part, rows)
+            for d, b in zip(dS, B):
+                block = d[part, :rows]
+                block += self.cut(b, part, rows)
 
     def _truncated(self, dS, bp_lim):
         """Truncated BPTT in ``bp_lim`` passes over the whole sequence (see state_grads).
 
-        In pass p, ``A`` holds the terms that sit at each cell's output state after going
+        In pass p, ``A`` (one array per state part) holds the terms that sit at each cell's output state after going
         back p − 1 steps (packed, the cell's rows) and ``back`` moves them all one cell
         back at once, into ``B``. With ``lengths`` a finished sequence's states past its
         last cell only repeat: a term there moves back unchanged, so the loss term of
@@ -445,14 +471,16 @@ class Recurrence:
         T, o, counts = self.T, self.offsets, self.counts
         self.coefficients(slice(0, T))
         work = [self.empty(g.shape) for g in self.G]  # G keeps the coefficients
-        A, B = (self.per_step(self.width) for _ in range(2))
-        self.pack(dS[1:], out=A)
+        A, B = ([self.per_step(w) for w in self.widths] for _ in range(2))
+        for a, d in zip(A, dS):
+            self.pack(d[1:], out=a)
         # the cells after which some sequence stops, i.e. counts[i + 1] < counts[i]
         drops = [part.stop - 1 for part, _ in self.segments(slice(0, T))[:-1]]
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 1 .. n (blocks 0 .. n-1) still carry such terms
             back, arrays = self.backward_cell(slice(0, n), work, o[n])
-            back(A[: o[n]], B[: o[n]], *arrays)  # block i: terms at state i, p steps back
+            # block i: terms at state i, p steps back
+            back(*(a[: o[n]] for a in A), *(b[: o[n]] for b in B), *arrays)
             self._add_packed(dS, B, slice(0, n))
             if p == bp_lim:
                 break
@@ -461,28 +489,28 @@ class Recurrence:
             start = 0
             for i in [d for d in drops if d < n - 1] + [n - 1]:
                 stop = o[i] + (counts[i + 1] if i < n - 1 else 0)
-                np.copyto(A[o[start] : stop], B[o[start + 1] : o[start + 1] + stop - o[start]])
-                if i < n - 1:  # inject: the sequences whose last cell is i + 1
-                    inject = A[stop : o[i + 1]]
-                    if i + 1 + p <= T:  # (dS there is still the loss term: no pass adds to it)
-                        np.copyto(inject, dS[i + 1 + p, counts[i + 1] : counts[i]])
-                    else:
-                        inject[...] = 0
+                for a, b, d in zip(A, B, dS):
+                    np.copyto(a[o[start] : stop], b[o[start + 1] : o[start + 1] + stop - o[start]])
+                    if i < n - 1:  # inject: the sequences whose last cell is i + 1
+                        inject = a[stop : o[i + 1]]
+                        if i + 1 + p <= T:  # (dS there is still the loss term: no pass adds to it)
+                            np.copyto(inject, d[i + 1 + p, counts[i + 1] : counts[i]])
+                        else:
+                            inject[...] = 0
                 start = i + 1
         if self.packed_rows:
             self._finished_totals(dS, bp_lim)
         # the gate gradients, from the truncated totals of the states the cells produce
         back, arrays = self.backward_cell(slice(0, T), self.G, o[T])
-        back(self.pack(dS[1:], out=A), None, *arrays)
+        back(*(self.pack(d[1:], out=a) for d, a in zip(dS, A)), *(None for _ in A), *arrays)
 
     def state_grads(self, grad, bp_lim=None, need=frozenset()):
         """Total derivative dL/dS_t of every state, leaving the cells' gate gradients in G.
 
         Parameters
         ----------
-        grad : ndarray, shape (T+1, N, width)
-            What arrives at each output state from outside (the loss terms), in the
-            form ``take_grad`` takes (the LSTM: a pair of arrays).
+        grad : tuple of (None or ndarray, shape (T+1, N, width)), one per state part
+            What arrives at each output state from outside (the loss terms); None: zeros.
         bp_lim : None or int >= 0
             None is full BPTT. Otherwise the loss term at output t flows back through
             the cells t, t-1, ..., max(1, t-bp_lim) only, so that
@@ -495,19 +523,20 @@ class Recurrence:
 
         Returns
         -------
-        dS : ndarray, shape (T+1, N, width)
+        dS : tuple of ndarray, shape (T+1, N, width), one per state part
         """
-        T, N, width = self.T, self.N, self.width
-        self.Sp = self.pack(self.S[:-1])  # S_{t-1}, in the cells' packed layout
+        T, N = self.T, self.N
+        self.Sp = tuple(self.pack(S[:-1]) for S in self.S)  # S_{t-1}, in the cells' packed layout
         self.prepare_backward()
         dS = self.take_grad(grad)
-        if self.order is not None:  # the kernel's order; the caller's array gets the result
-            self._dS_out, dS = dS, np.take(dS, self.order, axis=1, out=self.empty(dS.shape))
+        if self.order is not None:  # the kernel's order; the caller's arrays get the result
+            self._dS_out = dS
+            dS = tuple(np.take(d, self.order, axis=1, out=self.empty(d.shape)) for d in dS)
         if bp_lim is None or bp_lim >= T:
             # full BPTT: by the time we reach cell i, dS[i+1] holds all of its terms
             if self.packed_rows:
                 self._finished_totals(dS)
-            carry = self.empty((N, width))
+            carry = [self.empty((N, w)) for w in self.widths]
             for cells in self.chunks():
                 self.coefficients(cells)
                 self._back_cells(cells, dS, carry)
@@ -668,8 +697,8 @@ class Recurrence:
     def backward(self, grad, bp_lim=None, need=frozenset()):
         """All gradients in one go.
 
-        Returns ``(dS, grads)``: dS (T+1, N, width) is the total derivative of every state
-        (dS[0] is the gradient of s0); ``grads`` maps each name in ``need`` among
+        Returns ``(dS, grads)``: dS, one array (T+1, N, width) per state part, is the total
+        derivative of every state (row 0: the gradient of the initial state); ``grads`` maps each name in ``need`` among
         "X", "U", "b", "W" (and the cell's own extras, e.g. "bhn") to its gradient,
         split per gate as in :meth:`build` ("Uz", "Wz", ...).
         """
@@ -680,7 +709,7 @@ class Recurrence:
         grads.update(self.state_weight_grads(dS, need))
         grads.update(self.input_grads(self.G_in, need))  # last: it overwrites G
         if self.order is not None:  # back to the caller's order (dX is, see unpack)
-            dS = np.take(dS, self.inverse, axis=1, out=self._dS_out)
+            dS = tuple(np.take(d, self.inverse, axis=1, out=out) for d, out in zip(dS, self._dS_out))
         return dS, self.named(grads)
 
     def state_weight_grads(self, dS, need):

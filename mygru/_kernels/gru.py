@@ -132,7 +132,7 @@ class GRU(Recurrence):
         self._dWh = None  # summed by finish
 
     def coefficients(self, cells):
-        Sp, H = self.span(self.Sp, cells), self.span(self.H, cells)
+        Sp, H = self.span(self.Sp[0], cells), self.span(self.H, cells)
         # B, C, and contiguous copies of Z and R (in ZR they are halves of each row,
         # which numpy multiplies about twice as slowly at the small sizes, measured)
         B, C, Z, R = self.chunk_scratch(cells, 1, 1, 1, 1)
@@ -170,7 +170,7 @@ class GRU(Recurrence):
     def finish(self, cells, need):
         if "W" in need:  # dWh = Σ (R ⊙ S_{t-1})ᵀ Gh, over the cells whose R is about to go
             B, _C, _Z, R = (self.span(a, cells, base=cells.start) for a in self._chunk)
-            RS = np.multiply(R, self.span(self.Sp, cells), out=B)  # B is spent: R ⊙ S_{t-1} goes over it
+            RS = np.multiply(R, self.span(self.Sp[0], cells), out=B)  # B is spent: R ⊙ S_{t-1} goes over it
             dWh = self.outer(RS, self.span(self.H, cells))
             if self._dWh is None:  # the first chunk
                 self._dWh = dWh
@@ -184,7 +184,7 @@ class GRU(Recurrence):
         dW = np.empty((D, 3 * D), self.dtype)
         dW[:, :D] = 0 if self._dWh is None else self._dWh  # (None: no cells, T = 0)
         self._dWh = None
-        self.outer(self.Sp, self.ZR, out=dW[:, D:])  # ZR holds [Gz | Gr]
+        self.outer(self.Sp[0], self.ZR, out=dW[:, D:])  # ZR holds [Gz | Gr]
         return {"W": dW}
 
 
@@ -239,7 +239,7 @@ class GRUResetAfter(Recurrence):
         (self.WT,) = self.backward_operands((self.W, 1))  # C-contiguous Wᵀ
 
     def coefficients(self, cells):
-        D, Sp, K = self.D, self.span(self.Sp, cells), self.span(self.Grec, cells)
+        D, Sp, K = self.D, self.span(self.Sp[0], cells), self.span(self.Grec, cells)
         Z, R = self.span(self.Z, cells), self.span(self.R, cells)
         (tmp,) = self.chunk_scratch(cells, 1)
         B, C, Rk = K[..., :D], K[..., D : 2 * D], K[..., 2 * D :]
@@ -272,7 +272,7 @@ class GRUResetAfter(Recurrence):
     def weight_grads(self, need):
         out = {}
         if "W" in need:
-            out["W"] = self.outer(self.Sp, self.Grec)
+            out["W"] = self.outer(self.Sp[0], self.Grec)
         if "bhn" in need:
             out["bhn"] = self.column_sums(self.Grec[..., 2 * self.D :])
         return out

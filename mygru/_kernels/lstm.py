@@ -7,10 +7,10 @@
     c_t = F_t ⊙ c_{t-1} + I_t ⊙ G_t                                    (10)
     V_t = O_t ⊙ tanh(c_t),   S_t = V_t (S_t = V_t Wp with the projection)   (11)
 
-The drivers see the pair side by side: row t of this kernel's ``S`` is
-[S_t | c_t] (N, P + D), and ``h``, ``c`` are its two halves (``h`` holds the S_t).
+The state has two parts, each its own array: ``S`` = (h, c) with h (T+1, N, P) holding
+the S_t and c (T+1, N, D) the c_t.
 
-Backward of one cell, given the pair's totals [dS | dc] at (S_t, c_t). With Go, Gi,
+Backward of one cell, given the totals dS and dc at (S_t, c_t). With Go, Gi,
 Gf, Gg the gradients dA^o_t, dA^i_t, dA^f_t, dA^g_t of the pre-activations::
 
     dV = dS   (dV = dS Wpᵀ)                                     from (11)
@@ -53,10 +53,8 @@ class LSTM(Recurrence):
     [Go | Gi | Gf | Gg] over the factors (G = (A,)). The forward also keeps
     tanh(c_t) (for the factors) and, with the projection, V_t (for dWp).
 
-    The rows of S_t (``h``) are strided views of the pair array (row stride P + D):
-    ``np.dot`` would copy such an operand and refuses it as an output, so the products
-    that read or write them call ``np.matmul``, which hands the stride to BLAS. With
-    one row (N = 1) the view is contiguous and ``np.dot``, cheaper per call, is used.
+    Both state parts are contiguous arrays, so every per-step product is an ``np.dot``
+    into a contiguous row block.
     """
 
     gates_in = gates_rec = ("o", "i", "f", "g")
@@ -65,10 +63,8 @@ class LSTM(Recurrence):
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None, *, Wp=None):
         super().__init__(X, U, b, W, s0, mask_U, mask_W, lengths)
-        P, D = self.P, self.D
-        A = self.A
+        D, A = self.D, self.A
         self.O, self.I, self.F, self.Gc = (A[..., j * D : (j + 1) * D] for j in range(4))
-        self.h, self.c = self.S[..., :P], self.S[..., P:]
         self.Tc = self.per_step(D)  # tanh(c_t)
         self.Wp = None if Wp is None else np.ascontiguousarray(Wp)
         self.V = None if Wp is None else self.per_step(D)  # V_t = O ⊙ tanh(c_t)
@@ -76,28 +72,12 @@ class LSTM(Recurrence):
         # the forward's operand [−Wo | −Wi | −Wf | Wg] (see sigmoid_negated_loop)
         (self.Wf,) = self.operands((self.W, self._scales(self.gates_rec)))
 
-    def state_width(self):
-        return self.P + self.D
-
-    def take_grad(self, grad):
-        """``grad`` is the pair (dL/dS_t, dL/dc_t from outside; None when the loss
-        does not use c), written side by side into a new array."""
-        grad_s, grad_c = grad
-        P, dS = self.P, np.empty(self.S.shape, self.dtype)
-        dS[..., :P] = grad_s
-        dS[..., P:] = 0 if grad_c is None else grad_c
-        return dS
-
-    def _dot(self, rows):
-        """The product for strided h rows (see the class docstring)."""
-        return np.dot if rows == 1 else np.matmul
-
     def forward_cell(self, rows):
-        D, Wf, Wp, dot = self.D, self.Wf, self.Wp, self._dot(rows)
+        D, Wf, Wp = self.D, self.Wf, self.Wp
         a, ig = self.step_scratch(rows, 4 * D, D)
 
-        def step(Sp, S, hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
-            dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
+        def step(hp, cp, h, c, A, OIF, O, I, F, G, Tc, V):
+            np.dot(hp, Wf, out=a)  # (6)-(9): one product for the four gates
             np.add(A, a, A)
             sigmoid_negated_loop(OIF, OIF)  # (9), (6), (7): accurate in both tails (where σ is normal)
             np.tanh(G, G)  # (8)
@@ -109,14 +89,10 @@ class LSTM(Recurrence):
                 np.multiply(O, Tc, h)
             else:
                 np.multiply(O, Tc, V)
-                dot(V, Wp, out=h)
+                np.dot(V, Wp, out=h)
 
         A, V = self.A, self.V
         return step, (
-            self.h[:-1],
-            self.c[:-1],
-            self.h[1:],
-            self.c[1:],
             A,
             A[..., : 3 * D],
             self.O,
@@ -135,7 +111,7 @@ class LSTM(Recurrence):
 
     def coefficients(self, cells):
         O, I, F, G, Tc = (self.span(a, cells) for a in (self.O, self.I, self.F, self.Gc, self.Tc))
-        cp = self.span(self.Sp, cells)[:, self.P :]  # c_{t-1} of the cells
+        cp = self.span(self.Sp[1], cells)  # c_{t-1} of the cells
         Kc, Fk, t = self.chunk_scratch(cells, 1, 1, 1)  # apart, so that back reads them contiguous
         np.copyto(Fk, F)  # for dc_{t-1} = dc ⊙ F
         np.multiply(Tc, Tc, out=Kc)
@@ -156,24 +132,24 @@ class LSTM(Recurrence):
         F *= cp  # Kf = c_{t-1} ⊙ F ⊙ (1 − F), over F
 
     def backward_cell(self, cells, out, rows):
-        P, D, c = self.P, self.D, cells
+        D, c = self.D, cells
         Kc, F = (self.span(a, c, base=self._c0) for a in self._chunk[:2])  # the cells' Kc, F
         dct, dV = self.scratch(rows, 2)
         dct3 = dct[:, None, :]
-        WT, WpT, dot = self.WT, self.WpT, self._dot(rows)
+        WT, WpT = self.WT, self.WpT
 
-        def back(dS, prev, Ko, K3, Kc, F, Go, G3, Gall):
-            dh, dc = dS[:, :P], dS[:, P:]  # dL/dS_t, dL/dc_t
+        def back(dh, dc, dhp, dcp, Ko, K3, Kc, F, Go, G3, Gall):
+            # dh, dc: dL/dS_t, dL/dc_t; dhp, dcp receive dL/dS_{t-1}, dL/dc_{t-1}
             if WpT is not None:
-                dot(dh, WpT, out=dV)  # dV = dS Wpᵀ
+                np.dot(dh, WpT, out=dV)  # dV = dS Wpᵀ
                 dh = dV
             np.multiply(dh, Kc, dct)
             np.add(dct, dc, dct)  # dc += dV ⊙ Kc, into dct
             np.multiply(dh, Ko, Go)  # Go
             np.multiply(dct3, K3, G3)  # Gi, Gf, Gg
-            if prev is not None:
-                dot(Gall, WT, out=prev[:, :P])  # dS_{t-1}
-                np.multiply(dct, F, prev[:, P:])  # dc_{t-1}
+            if dhp is not None:
+                np.dot(Gall, WT, out=dhp)  # dS_{t-1}
+                np.multiply(dct, F, dcp)  # dc_{t-1}
 
         K, Gall = (
             self.span(self.G[0], c),
@@ -191,10 +167,10 @@ class LSTM(Recurrence):
 
     def weight_grads(self, need):
         self.drop("Tc")  # only the factors read it
-        return {"W": self.outer(self.Sp[:, : self.P], self.A)} if "W" in need else {}
+        return {"W": self.outer(self.Sp[0], self.A)} if "W" in need else {}
 
     def state_weight_grads(self, dS, need):
         if "Wp" not in need:
             return {}
         # dWp = Σ V_tᵀ dS_t over the cells that ran (cell t sees the totals dS[t])
-        return {"Wp": self.outer(self.V, self.pack(dS[1:, :, : self.P]))}
+        return {"Wp": self.outer(self.V, self.pack(dS[0][1:]))}

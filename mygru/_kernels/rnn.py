@@ -59,7 +59,7 @@ class Elman(Recurrence):
         (self.WT,) = self.backward_operands((self.W, 1))  # C-contiguous Wᵀ
         F = self.per_step(self.D)  # f', then G
         self.G, self.G_in = (F,), ((F, 0),)
-        self.St = self.pack(self.S[1:])  # S_t, in the cells' packed layout
+        self.St = self.pack(self.S[0][1:])  # S_t, in the cells' packed layout
 
     def coefficients(self, cells):
         """f' at the cells, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""
@@ -81,4 +81,4 @@ class Elman(Recurrence):
         return back, (self.span(self.G[0], cells), self.span(out[0], cells))
 
     def weight_grads(self, need):
-        return {"W": self.outer(self.Sp, self.G[0])} if "W" in need else {}
+        return {"W": self.outer(self.Sp[0], self.G[0])} if "W" in need else {}

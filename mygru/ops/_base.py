@@ -20,6 +20,7 @@ from mygrad.operation_base import Operation
 __all__ = [
     "Checked",
     "RecurrentOp",
+    "StatePartOp",
     "apply",
     "as_array",
     "check_lengths",
@@ -257,18 +258,20 @@ class RecurrentOp(Operation):
     the gradients it computed. After backward the output tensor's ``grad`` is the
     total derivative dL/dS_t of every state (see the docs on ``s.grad``).
 
-    The kernel's state may hold more than the output (the LSTM's [h | c]): the
-    methods ``_initial_state``, ``_outputs``, ``_state_grad`` and ``_hand_out`` map
-    between the two; by default they are the same array.
+    The kernel's state may have several parts (the LSTM's h and c), each an output of
+    its own: the first is this op's output, each other one the output of a small
+    :class:`StatePartOp` of it, which mygrad therefore runs first in ``backward``: it
+    hands this op that part's gradient, and this op's one backward takes them all.
     """
 
     names: tuple[str, ...]  # every argument the op takes, in order (see __call__)
+    state_names: tuple[str, ...] = ("s0",)  # the arguments holding the initial state's parts
     mask_fields: tuple[str, ...]  # the fields of the dropout-mask NamedTuple
     masks_type: type
     dropout_masks: tuple[np.ndarray, ...] | None  # a masks_type, or None without dropout
     bp_lim: int | None
 
-    def __call__(self, *variables, names, kernel, checked, masks, keep, **kernel_kwargs):
+    def __call__(self, *variables, names, kernel, checked, masks, keep, states, **kernel_kwargs):
         # ``names`` are those of ``variables``: the class's less the optional arguments
         # left out (the initial states, bhn), which are zeros here and no variables of
         # the graph, since nothing can hold them or want their gradient
@@ -282,7 +285,8 @@ class RecurrentOp(Operation):
             for name in type(self).names:
                 if name not in arrays:
                     arrays[name] = checked.zeros(name)
-        X, s0 = arrays.pop("X"), self._initial_state(arrays)
+        X = arrays.pop("X")
+        s0 = tuple(arrays.pop(name) for name in self.state_names)
         self.dropout_masks = None if masks is None else self.masks_type(*masks)
         kernel = kernel.build(
             X,
@@ -298,32 +302,26 @@ class RecurrentOp(Operation):
         self._kernel = kernel if keep and _track.TRACK_GRAPH else None
         if self._kernel is None:
             kernel.release()  # its work arrays go back to the workspace
-        self._output = None
-        return self._outputs(S)
-
-    def _initial_state(self, arrays):
-        """The kernel's S_0, from the initial states in ``arrays`` (taken out of it)."""
-        return arrays.pop("s0")
-
-    def _outputs(self, S):
-        """The output tensor's array, from the kernel's states S (T+1, N, width)."""
-        return S
-
-    def _state_grad(self, grad):
-        """dL/dS_t from outside, for the kernel, from the output tensor's gradient."""
-        return grad
+        # the parts' outputs (weak references, set by ``apply``) and what reaches the
+        # parts after the first from outside (handed over by their StatePartOps)
+        self._outputs = [None] * len(S)
+        self._part_grads = [None] * len(S)
+        states.append(S)  # the caller makes the other parts' outputs (under no_autodiff too)
+        return S[0]
 
     def _hand_out(self, dS, grads):
-        """Put the initial states' gradients into ``grads`` and the documented
-        ``s.grad`` (the total derivative of every state) on the output."""
-        grads["s0"] = dS[0]
-        out = None if self._output is None else self._output()
-        if out is not None:
-            out._grad = dS
+        """Put the initial states' gradients into ``grads`` and on every part's output its
+        documented ``.grad``, the total derivative of every state."""
+        for name, d, ref in zip(self.state_names, dS, self._outputs):
+            grads[name] = d[0]
+            out = None if ref is None else ref()
+            if out is not None:
+                out._grad = d
 
     def backward(self, grad, **kwargs):
         need = {kind for kind, v in zip(_kinds(self.names), self.variables) if not v._constant}
-        dS, grads = self._kernel.backward(self._state_grad(grad), self.bp_lim, need)
+        grads_in = (grad, *self._part_grads[1:])  # what reaches each part from outside
+        dS, grads = self._kernel.backward(grads_in, self.bp_lim, need)
         self._kernel.release()  # the cached activations go back to the workspace
         self._kernel = None
         self._hand_out(dS, grads)
@@ -332,14 +330,14 @@ class RecurrentOp(Operation):
         # something else holds): these are this call's new arrays, per-gate blocks of
         # one buffer each, so each variable takes its own as it is. Only the initial
         # states' are rows of dS, which the user holds as s.grad: those are copied.
-        owner = dS if dS.base is None else dS.base
+        owners = {id(d if d.base is None else d.base) for d in dS}
         for name, var in zip(self.names, self.variables):
             if var._constant:
                 continue
             if not var._ops:
                 raise InvalidBackprop(f"the graph containing {var} was cleared before backprop")
             g = grads[name]
-            if g.dtype != var.data.dtype or g.base is owner:
+            if g.dtype != var.data.dtype or id(g.base) in owners:
                 g = g.astype(var.data.dtype)  # a copy
             if var._grad is None:
                 var._grad = g
@@ -360,20 +358,46 @@ def _kinds(names):
     return tuple(_KIND.get(name, name) for name in names)
 
 
-def apply(op, checked, constant, *, kernel, **kernel_kwargs):
-    """Run ``op`` on the checked arguments through mygrad, wiring up ``s.grad``."""
+class StatePartOp(Operation):
+    """A state part after the first (the LSTM's ``c``), as an operation of the
+    :class:`RecurrentOp`'s output ``s``: being downstream of ``s``, its backward runs
+    before the RecurrentOp's and hands it this part's gradient (nothing to ``s``).
+
+    It holds the RecurrentOp weakly: mygrad keeps an op's inputs read-only while the op
+    lives, so a strong reference from a part that outlives a backward from ``s`` alone
+    would keep the parameters locked against an optimizer's in-place step. While a
+    backward can still reach the RecurrentOp, ``s`` keeps it alive."""
+
+    def __call__(self, s, *, op, index, value):
+        self.variables = (s,)
+        self.op = None if op is None else weakref.ref(op)  # None: no graph to reach
+        self.index = index
+        return value
+
+    def backward_var(self, grad, index, **kwargs):
+        op = None if self.op is None else self.op()
+        if op is not None:  # else its graph was released by an earlier backward
+            op._part_grads[self.index] = grad
+        return np.zeros(self.variables[0].shape, grad.dtype)
+
+
+def apply(op, checked, constant, *, kernel, masks=None, **kernel_kwargs):
+    """Run ``op`` on the checked arguments through mygrad, wiring up ``.grad`` of every
+    state part. Returns the output Tensor, or a tuple of one per state part."""
     inputs = checked.inputs
     names = tuple([name for name in op.names if name in inputs])
     variables = [inputs[name] for name in names]
-    masks = checked.masks(op.mask_fields)
+    if masks is None:
+        masks = checked.masks(op.mask_fields)
     # keep the activations only if a backward pass can reach this op
     keep = constant is False or (constant is None and checked.tracked)
-    s = Tensor._op(
-        op,
-        *variables,
-        op_kwargs=dict(names=names, kernel=kernel, checked=checked, masks=masks, keep=keep, **kernel_kwargs),
-        constant=constant,
-    )
+    states = []  # the op's states, one array per part
+    kwargs = dict(names=names, kernel=kernel, checked=checked, masks=masks, keep=keep, states=states)
+    s = Tensor._op(op, *variables, op_kwargs=dict(kwargs, **kernel_kwargs), constant=constant)
+    parts = [s]
+    for index, value in enumerate(states[0][1:], 1):
+        kwargs = dict(op=s.creator, index=index, value=value)
+        parts.append(Tensor._op(StatePartOp, s, op_kwargs=kwargs, constant=constant))
     if s.creator is not None:
-        s.creator._output = weakref.ref(s)
-    return s
+        s.creator._outputs = [weakref.ref(t) for t in parts]
+    return s if len(parts) == 1 else tuple(parts)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import weakref
 from typing import NamedTuple
 
 import numpy as np
 from mygrad import Tensor
-from mygrad.operation_base import Operation
 
 from .._kernels import LSTM
 from .._typing import ArrayLike, Seed
@@ -36,10 +34,11 @@ class LSTMDropoutMasks(NamedTuple):
 class LSTMOp(RecurrentOp):
     """The operation behind :func:`lstm`; ``s.creator`` of its output ``s``.
 
-    The kernel's state is the pair [S | c]; this op's output is the S part, and the
-    cell states ``c`` are the output of a second, small operation of ``s``
-    (``CellStateOp``), which mygrad therefore runs first in ``backward``: it
-    hands dL/dc to this op, whose one backward then takes both gradients.
+    The kernel's state has two parts, S and c; this op's output is ``s``, and the cell
+    states ``c`` are the output of a second, small operation of ``s`` (a
+    :class:`~mygru.ops._base.StatePartOp`), which mygrad therefore runs first in
+    ``backward``: it hands dL/dc to this op, whose one backward then takes both
+    gradients.
 
     Attributes
     ----------
@@ -70,60 +69,13 @@ class LSTMOp(RecurrentOp):
     mask_fields = LSTMDropoutMasks._fields
     masks_type = LSTMDropoutMasks
 
-    def __call__(self, *variables, cell_states, **kwargs):
-        s = super().__call__(*variables, **kwargs)
-        # the caller makes c from these; under no_autodiff it cannot reach this op
-        cell_states.append(self.cell_states)
-        return s
-
-    def _initial_state(self, arrays):
-        s0, c0 = arrays.pop("s0"), arrays.pop("c0")
-        self._P = s0.shape[1]
-        return np.concatenate([s0, c0], axis=1)
-
-    def _outputs(self, S):
-        P = self._P
-        self.cell_states, self._c_grad, self._c_output = S[..., P:], None, None
-        return S[..., :P]
-
-    def _state_grad(self, grad):
-        return grad, self._c_grad  # (the kernel writes them side by side)
-
-    def _hand_out(self, dS, grads):
-        P = self._P
-        grads["s0"], grads["c0"] = dS[0, :, :P], dS[0, :, P:]
-        for ref, total in ((self._output, dS[..., :P]), (self._c_output, dS[..., P:])):
-            out = None if ref is None else ref()
-            if out is not None:
-                out._grad = total  # s.grad and c.grad: total derivatives of every state
+    state_names = ("s0", "c0")
 
 
 class LSTMProjOp(LSTMOp):
     """:class:`LSTMOp` with the projection: one more variable, ``Wp``."""
 
     names = LSTMOp.names + ("Wp",)
-
-
-class CellStateOp(Operation):
-    """``c``, the cell states an :class:`LSTMOp` computed, as an operation of its
-    output ``s``. Being downstream of ``s``, its backward runs before the LSTMOp's:
-    it hands dL/dc to the LSTMOp and nothing to ``s`` directly.
-
-    It holds the LSTMOp weakly: mygrad keeps an op's inputs read-only while the op
-    lives, so a strong reference from a ``c`` that outlives a backward from ``s``
-    alone would keep the parameters locked against an optimizer's in-place step.
-    While a backward can still reach the LSTMOp, ``s`` keeps it alive."""
-
-    def __call__(self, s, *, lstm, value):
-        self.variables = (s,)
-        self.lstm = None if lstm is None else weakref.ref(lstm)  # None: no graph to reach
-        return value
-
-    def backward_var(self, grad, index, **kwargs):
-        lstm = None if self.lstm is None else self.lstm()
-        if lstm is not None:  # else its graph was released by an earlier backward
-            lstm._c_grad = grad
-        return np.zeros(self.variables[0].shape, grad.dtype)
 
 
 def lstm(
@@ -239,10 +191,5 @@ def lstm(
         c0=c0,
         Wp=Wp,
     )
-    op = LSTMOp if Wp is None else LSTMProjOp
-    cell_states: list[np.ndarray] = []
-    s = apply(op, checked, constant, kernel=LSTM, cell_states=cell_states)
-    c = Tensor._op(CellStateOp, s, op_kwargs=dict(lstm=s.creator, value=cell_states[0]), constant=constant)
-    if s.creator is not None:
-        s.creator._c_output = weakref.ref(c)
+    s, c = apply(LSTMOp if Wp is None else LSTMProjOp, checked, constant, kernel=LSTM)
     return s, c

@@ -5,6 +5,8 @@
 - :func:`rnn` / :class:`RNNOp`: the Elman recurrence (tanh or relu), the same way.
 - :func:`lstm` / :class:`LSTMOp`: the long short-term memory (torch's cell, with its
   optional projection), the same way, returning the hidden and the cell states.
+- :class:`Cell` / :func:`recurrence` / :class:`RecurrenceOp`: your own cell (its step
+  and step back in numpy) on the same drivers, with everything the built-in cells have.
 - :mod:`mygru.nn`: torch-compatible GRU, RNN, LSTM, GRUCell, RNNCell and LSTMCell modules.
 - :func:`gradcheck`: finite differences against mygrad's backward, for any function.
 - :data:`workspace`: the work memory the kernels keep between calls (``.clear()``,
@@ -13,21 +15,37 @@
 
 from . import nn
 from ._kernels.workspace import Workspace, workspace
+from .cell import Cell
 from .gradcheck import gradcheck
-from .ops import DropoutMasks, GRUOp, LSTMDropoutMasks, LSTMOp, RNNDropoutMasks, RNNOp, gru, lstm, rnn
+from .ops import (
+    DropoutMasks,
+    GRUOp,
+    LSTMDropoutMasks,
+    LSTMOp,
+    RecurrenceOp,
+    RNNDropoutMasks,
+    RNNOp,
+    gru,
+    lstm,
+    recurrence,
+    rnn,
+)
 
 __all__ = [
+    "Cell",
     "DropoutMasks",
     "GRUOp",
     "LSTMDropoutMasks",
     "LSTMOp",
     "RNNDropoutMasks",
     "RNNOp",
+    "RecurrenceOp",
     "Workspace",
     "gradcheck",
     "gru",
     "lstm",
     "nn",
+    "recurrence",
     "rnn",
     "workspace",
 ]

@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     assert_type(cs, Tensor)
     mygru.lstm(X, *params, *params, *params, *params, Wp=np.zeros((4, 2)), rng="seed")  # type: ignore[arg-type]
 
+    class Identity(mygru.Cell):
+        gates = ("",)
+
+    assert_type(Identity().widths(4, {}), tuple[int, ...])
+    mygru.recurrence(Identity(), X, {"U": np.zeros((3, 4)), "b": np.zeros(4)}, bp_lim=1, rng=0)
+    mygru.recurrence(object(), X, {})  # type: ignore[arg-type]
+    mygru.recurrence(Identity(), X, {}, rng="seed")  # type: ignore[arg-type]
+
     m = nn.GRU(3, 4, num_layers=2, dtype=np.float64, rng=np.random.default_rng(0))
     output, h_n = m(X, lengths=[5, 2])
     assert_type(output, Tensor)

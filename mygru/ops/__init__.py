@@ -3,6 +3,7 @@ functional wrappers around the kernels."""
 
 from .gru import DropoutMasks, GRUOp, gru
 from .lstm import LSTMDropoutMasks, LSTMOp, lstm
+from .recurrence import RecurrenceOp, recurrence
 from .rnn import RNNDropoutMasks, RNNOp, rnn
 
 __all__ = [
@@ -12,7 +13,9 @@ __all__ = [
     "LSTMOp",
     "RNNDropoutMasks",
     "RNNOp",
+    "RecurrenceOp",
     "gru",
     "lstm",
+    "recurrence",
     "rnn",
 ]

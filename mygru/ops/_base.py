@@ -102,15 +102,26 @@ class Checked:
             self.inputs[name] = lockable(a)
         return a
 
+    def every_name(self, op):
+        """Every argument of the call to ``op`` (a RecurrentOp class), in order; those
+        not given are optional."""
+        return op.names
+
     def zeros(self, name):
         """What an optional argument left out stands for, zeros in the compute dtype:
         the initial states s0 (N, P) and c0 (N, D), the GRU's bhn (D,)."""
         shape = {"s0": (self.N, self.P), "c0": (self.N, self.D), "bhn": (self.D,)}[name]
         return np.zeros(shape, self.dtype)
 
-    def masks(self, fields):
-        """Draw one dropout mask per field ("U…" of shape (N, D), "W…" of shape (P, D)),
-        values 0 or 1/(1-p) in the compute dtype; None without dropout."""
+    def draw_masks(self, op):
+        """The dropout masks of a call to ``op`` (a RecurrentOp class), None without
+        dropout (see ``masks``)."""
+        return self.masks(op.mask_fields)
+
+    def masks(self, fields, shapes=None):
+        """Draw one dropout mask per field, in order: a dict from the field to its mask of
+        the field's shape in ``shapes`` (default: "U…" (N, D), "W…" (P, D)), values 0 or
+        1/(1-p) in the compute dtype; None without dropout."""
         if not self.dropout:
             return None
         keep = 1.0 - self.dropout
@@ -120,10 +131,13 @@ class Checked:
             gen = self.rng if isinstance(self.rng, np.random.Generator) else np.random.default_rng(self.rng)
             uniform = gen.random
         scale = np.asarray(1.0 / keep, dtype=self.dtype)
-        out = []
+        out = {}
         for name in fields:
-            shape = (self.N, self.D) if name[0] == "U" else (self.P, self.D)
-            out.append((uniform(shape) < keep).astype(self.dtype) * scale)
+            if shapes is not None:
+                shape = shapes[name]
+            else:
+                shape = (self.N, self.D) if name[0] == "U" else (self.P, self.D)
+            out[name] = (uniform(shape) < keep).astype(self.dtype) * scale
         return out
 
 
@@ -281,21 +295,15 @@ class RecurrentOp(Operation):
         for name, v in zip(names, variables):
             a = v.data
             arrays[name] = a if a.dtype == dtype else a.astype(dtype)
-        if len(names) < len(type(self).names):
-            for name in type(self).names:
+        every = checked.every_name(type(self))
+        if len(names) < len(every):
+            for name in every:
                 if name not in arrays:
                     arrays[name] = checked.zeros(name)
         X = arrays.pop("X")
         s0 = tuple(arrays.pop(name) for name in self.state_names)
-        self.dropout_masks = None if masks is None else self.masks_type(*masks)
-        kernel = kernel.build(
-            X,
-            arrays,
-            s0,
-            None if masks is None else dict(zip(self.mask_fields, masks)),
-            checked.lengths,
-            **kernel_kwargs,
-        )
+        self.dropout_masks = None if masks is None else self._expose(masks)
+        kernel = kernel.build(X, arrays, s0, masks, checked.lengths, **kernel_kwargs)
         self.bp_lim = checked.bp_lim
         S = kernel.forward()
         # keep the activations only if a backward pass can come
@@ -309,6 +317,14 @@ class RecurrentOp(Operation):
         states.append(S)  # the caller makes the other parts' outputs (under no_autodiff too)
         return S[0]
 
+    def _expose(self, masks):
+        """``dropout_masks`` from the masks drawn (a dict, in the order of the fields)."""
+        return self.masks_type(*masks.values())
+
+    def _need(self):
+        """The kernel gradients the non-constant variables need."""
+        return {kind for kind, v in zip(_kinds(self.names), self.variables) if not v._constant}
+
     def _hand_out(self, dS, grads):
         """Put the initial states' gradients into ``grads`` and on every part's output its
         documented ``.grad``, the total derivative of every state."""
@@ -319,7 +335,7 @@ class RecurrentOp(Operation):
                 out._grad = d
 
     def backward(self, grad, **kwargs):
-        need = {kind for kind, v in zip(_kinds(self.names), self.variables) if not v._constant}
+        need = self._need()
         grads_in = (grad, *self._part_grads[1:])  # what reaches each part from outside
         dS, grads = self._kernel.backward(grads_in, self.bp_lim, need)
         self._kernel.release()  # the cached activations go back to the workspace
@@ -381,14 +397,13 @@ class StatePartOp(Operation):
         return np.zeros(self.variables[0].shape, grad.dtype)
 
 
-def apply(op, checked, constant, *, kernel, masks=None, **kernel_kwargs):
+def apply(op, checked, constant, *, kernel, **kernel_kwargs):
     """Run ``op`` on the checked arguments through mygrad, wiring up ``.grad`` of every
     state part. Returns the output Tensor, or a tuple of one per state part."""
     inputs = checked.inputs
-    names = tuple([name for name in op.names if name in inputs])
+    names = tuple([name for name in checked.every_name(op) if name in inputs])
     variables = [inputs[name] for name in names]
-    if masks is None:
-        masks = checked.masks(op.mask_fields)
+    masks = checked.draw_masks(op)
     # keep the activations only if a backward pass can reach this op
     keep = constant is False or (constant is None and checked.tracked)
     states = []  # the op's states, one array per part

@@ -8,6 +8,8 @@
 - :class:`Cell` / :func:`recurrence` / :class:`RecurrenceOp`: your own cell (its step
   and step back in numpy) on the same drivers, with everything the built-in cells have.
 - :mod:`mygru.nn`: torch-compatible GRU, RNN, LSTM, GRUCell, RNNCell and LSTMCell modules.
+- :func:`check_cell`: a cell's backward against finite differences, and the operation
+  on it against a plain loop over its steps.
 - :func:`gradcheck`: finite differences against mygrad's backward, for any function.
 - :data:`workspace`: the work memory the kernels keep between calls (``.clear()``,
   ``.limit``, ``.held``).
@@ -16,6 +18,7 @@
 from . import nn
 from ._kernels.workspace import Workspace, workspace
 from .cell import Cell
+from .cellcheck import check_cell
 from .gradcheck import gradcheck
 from .ops import (
     DropoutMasks,
@@ -41,6 +44,7 @@ __all__ = [
     "RNNOp",
     "RecurrenceOp",
     "Workspace",
+    "check_cell",
     "gradcheck",
     "gru",
     "lstm",

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     mygru.recurrence(Identity(), X, {"U": np.zeros((3, 4)), "b": np.zeros(4)}, bp_lim=1, rng=0)
     mygru.recurrence(object(), X, {})  # type: ignore[arg-type]
     mygru.recurrence(Identity(), X, {}, rng="seed")  # type: ignore[arg-type]
+    assert_type(mygru.check_cell(Identity(), 3, 4, steps=3), None)  # raises AssertionError when wrong
 
     m = nn.GRU(3, 4, num_layers=2, dtype=np.float64, rng=np.random.default_rng(0))
     output, h_n = m(X, lengths=[5, 2])

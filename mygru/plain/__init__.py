@@ -14,9 +14,11 @@ show is the one the library computes.
 - :mod:`mygru.plain.gru`: the GRU, reset before the product (mygrad's) and after
   (torch's);
 - :mod:`mygru.plain.rnn`: the Elman cell, tanh or relu;
-- :mod:`mygru.plain.lstm`: the LSTM (torch's cell), with the optional projection.
+- :mod:`mygru.plain.lstm`: the LSTM (torch's cell), with the optional projection;
+- :mod:`mygru.plain.cell`: any :class:`mygru.Cell` (its own ``step`` and
+  ``step_backward``) with the input projections, dropout masks and lengths around it.
 """
 
-from . import bptt, gru, lstm, rnn
+from . import bptt, cell, gru, lstm, rnn
 
-__all__ = ["bptt", "gru", "lstm", "rnn"]
+__all__ = ["bptt", "cell", "gru", "lstm", "rnn"]

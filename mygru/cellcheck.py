@@ -1,0 +1,217 @@
+"""``check_cell``: is a :class:`mygru.Cell`'s backward right, and does the driver agree?"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Integral, Real
+
+import mygrad as mg
+import numpy as np
+
+from .cell import Cell
+from .ops.recurrence import check_cell_class, recurrence
+from .plain import cell as plain
+
+__all__ = ["check_cell"]
+
+
+def _count(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _positive(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(float(value)) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def _compare(what: str, got: object, want: object, atol: float, rtol: float) -> None:
+    if got is None:
+        raise AssertionError(f"{what}: None (no gradient reached it), expected an array")
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if got.shape != want.shape:
+        raise AssertionError(f"{what}: shape {got.shape}, expected {want.shape}")
+    err = np.abs(got - want)
+    bad = err > atol + rtol * np.abs(want)
+    if bad.any():
+        worst = np.unravel_index(np.argmax(err - rtol * np.abs(want)), err.shape)
+        raise AssertionError(
+            f"{what} disagrees: {float(got[worst]):.6g} against {float(want[worst]):.6g} "
+            f"at {tuple(int(i) for i in worst)} "
+            f"(max abs err {err.max():.3g}; pass: |a - r| <= {atol:g} + {rtol:g}*|r|)"
+        )
+
+
+def _parts(cell: Cell, s: object) -> tuple:
+    return (s,) if len(cell.state) == 1 else tuple(s)  # type: ignore[arg-type]
+
+
+def _join(cell: Cell, parts: list | tuple) -> object:
+    return parts[0] if len(cell.state) == 1 else tuple(parts)
+
+
+def _step_backward_against_differences(
+    cell: Cell, p: dict, D: int, widths: tuple, rng: np.random.Generator, eps: float, atol: float, rtol: float
+) -> None:
+    """step_backward of a random step against central differences of L = Σ ds ⊙ step."""
+    n = 3
+    a = {g: rng.uniform(-1, 1, (n, D)) for g in cell.gates}
+    s = [rng.uniform(-1, 1, (n, w)) for w in widths]
+    ds = [rng.normal(size=(n, w)) for w in widths]
+
+    def loss(p: dict, a: dict, s: list) -> float:
+        new = _parts(cell, cell.step(p, a, _join(cell, s))[0])
+        return float(sum((d * x).sum() for d, x in zip(ds, new)))
+
+    _, cache = cell.step(p, a, _join(cell, s))
+    da, ds_prev, dp = cell.step_backward(p, _join(cell, ds), cache)
+    checks = [(f"step_backward's da[{g!r}]", da[g], a[g]) for g in cell.gates]
+    checks += [
+        (f"step_backward's ds_prev (part {part!r})", d, x)
+        for part, d, x in zip(cell.state, _parts(cell, ds_prev), s)
+    ]
+    checks += [(f"step_backward's dp[{w!r}]", dp[w], p[w]) for w in cell.weights]
+    for what, analytic, x in checks:
+        numeric = np.zeros(np.shape(x))
+        for i in np.ndindex(numeric.shape):
+            old = x[i]
+            x[i] = old + eps
+            up = loss(p, a, s)
+            x[i] = old - eps
+            down = loss(p, a, s)
+            x[i] = old
+            numeric[i] = (up - down) / (2 * eps)
+        _compare(what + " (against finite differences of step)", analytic, numeric, atol, rtol)
+
+
+def check_cell(
+    cell: Cell,
+    input_size: int = 3,
+    hidden_size: int = 4,
+    *,
+    params: Mapping[str, np.ndarray] | None = None,
+    steps: int = 5,
+    batch: int = 3,
+    seed: int = 0,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-5,
+) -> None:
+    """Checks a cell's backward, and :func:`mygru.recurrence` on it, in float64.
+
+    First the cell's ``step_backward`` against central finite differences of its
+    ``step`` (every gate's ``da``, every part of ``ds_prev``, every weight's ``dp``), then
+    the whole operation against the plain reference driver (:mod:`mygru.plain.cell`, a
+    Python loop over the cell's own steps): the states, ``.grad`` of every state part,
+    and the gradients of X, every parameter and the initial state, with full BPTT,
+    ``bp_lim``, ``lengths``, ``dropout`` and the three together.
+
+    Parameters
+    ----------
+    cell : mygru.Cell
+        The cell to check.
+    input_size, hidden_size : int
+        C and D of the problem it is checked on.
+    params : None or dict of ndarray, keyword-only
+        The parameters to check at (``"U" + g``, ``"b" + g``, the weights); None draws
+        them from a normal distribution of scale 0.5, the weights of the shapes
+        ``cell.shapes(input_size, hidden_size)`` gives.
+    steps, batch : int, keyword-only
+        T and N of the problem.
+    seed : int, keyword-only
+        Seeds the problem's values and the dropout masks.
+    eps : float, keyword-only
+        The finite-difference step.
+    atol, rtol : float, keyword-only
+        A value a passes against the reference r if |a − r| <= atol + rtol·|r|.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first gradient (or state) that disagrees, and where.
+    TypeError, ValueError
+        For a bad argument or a cell that breaks the protocol (as :func:`mygru.recurrence`).
+
+    Examples
+    --------
+    >>> import numpy as np, mygru
+    >>> class Elman(mygru.Cell):
+    ...     gates, weights = ("",), ("W",)
+    ...     def step(self, p, a, s):
+    ...         s_new = np.tanh(a[""] + s @ p["W"])
+    ...         return s_new, (s, s_new)
+    ...     def step_backward(self, p, ds, cache):
+    ...         s, s_new = cache
+    ...         da = ds * (1 - s_new**2)
+    ...         return {"": da}, da @ p["W"].T, {"W": s.T @ da}
+    >>> mygru.check_cell(Elman())  # silent: the backward is right
+    """
+    gates, weights, _state, expected = check_cell_class(cell)
+    C, D = _count("input_size", input_size, 1), _count("hidden_size", hidden_size, 1)
+    T, N = _count("steps", steps, 2), _count("batch", batch, 2)
+    seed = _count("seed", seed, 0)
+    eps, atol, rtol = _positive("eps", eps), _positive("atol", atol), _positive("rtol", rtol)
+    rng = np.random.default_rng(seed)
+    if params is None:
+        shapes: dict[str, tuple[int, ...]] = {f"U{g}": (C, D) for g in gates}
+        shapes.update({f"b{g}": (D,) for g in gates if cell.bias})
+        shapes.update(cell.shapes(C, D))
+        params = {name: 0.5 * rng.normal(size=shapes[name]) for name in expected}
+    elif not isinstance(params, Mapping):
+        raise TypeError(f"params must be None or a dict of arrays, got {type(params).__name__}")
+    p = {name: np.array(v, dtype=np.float64) for name, v in params.items()}
+    for name, v in p.items():
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"params[{name!r}] must hold finite numbers")
+    widths = cell.widths(D, {w: p[w] for w in weights if w in p})
+    X = rng.normal(size=(T, N, C))
+    s0 = [0.5 * rng.normal(size=(N, w)) for w in widths]
+    _step_backward_against_differences(
+        cell, {w: p[w] for w in weights}, D, tuple(widths), rng, eps, atol, rtol
+    )
+
+    lengths = rng.integers(1, T + 1, size=N)
+    lengths[0] = T
+    for bp_lim, lens, dropout in [
+        (None, None, 0.0),
+        (1, None, 0.0),
+        (None, lengths, 0.0),
+        (None, None, 0.4),
+        (1, lengths, 0.4),
+    ]:
+        setting = f"bp_lim={bp_lim}, lengths={'None' if lens is None else list(lens)}, dropout={dropout}"
+        tensors = {name: mg.tensor(v) for name, v in p.items()}
+        t0 = [mg.tensor(v) for v in s0]
+        Xt = mg.tensor(X)
+        out = recurrence(
+            cell,
+            Xt,
+            tensors,
+            _join(cell, t0),
+            bp_lim,
+            dropout,
+            rng=seed,
+            lengths=None if lens is None else lens,
+        )
+        out = _parts(cell, out)
+        masks = out[0].creator.dropout_masks or {}
+        grads = [rng.normal(size=o.shape) for o in out]
+        sum((o * g).sum() for o, g in zip(out, grads)).backward()
+        states, caches = plain.forward(cell, p, X, _join(cell, s0), masks, lens)
+        dS, dX, dW = plain.backward(cell, p, grads, caches, masks, bp_lim)
+        where = f"recurrence ({setting}) against the plain driver:"
+        for part, o, want in zip(cell.state, out, states):
+            _compare(f"{where} the states (part {part!r})", o.data, want, atol, rtol)
+        for part, o, want in zip(cell.state, out, dS):
+            _compare(f"{where} .grad of the part {part!r}", o.grad, want, atol, rtol)
+        for name in expected:
+            _compare(f"{where} the gradient of {name}", tensors[name].grad, dW[name], atol, rtol)
+        _compare(f"{where} the gradient of X", Xt.grad, dX, atol, rtol)
+        for part, t, want in zip(cell.state, t0, dS):
+            _compare(
+                f"{where} the gradient of the initial state (part {part!r})", t.grad, want[0], atol, rtol
+            )

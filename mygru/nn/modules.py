@@ -676,6 +676,23 @@ class _Module:
         module.load_state_dict({name: torch.from_numpy(a) for name, a in self.state_dict().items()})
         return module.train(self.training)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # each parameter as a Tensor of its own, without the graph of a call not yet
+        # back-propagated (mygrad's graph holds weak references, which cannot be pickled)
+        state = self.__dict__.copy()
+        for name in self._shapes:
+            if isinstance(state.get(name), Tensor):
+                state[name] = state[name].copy()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # numpy unpickles a large array onto a bytes buffer, which mygrad's memory
+        # guard cannot lock: each parameter gets memory of its own
+        for name in state["_shapes"]:
+            if isinstance(state.get(name), Tensor):
+                state[name] = state[name].copy()
+        self.__dict__.update(state)
+
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._torch_args)
         return f"{type(self).__name__}({args}, dtype={self.dtype.name})"

@@ -69,3 +69,96 @@ def test_a_module_goes_to_a_spawn_worker_and_trains_there():
     output, _ = m(np.ones((4, 2, 3), np.float32))
     assert total == pytest.approx(float(output.data.sum()), rel=1e-6)
     assert shape == (128, 32)
+
+
+# --------------------------------------------------------------------------- carried state
+
+
+def test_detach_gives_constant_copies_of_a_tensor_or_a_tuple():
+    h = mg.tensor(np.ones((1, 2, 3))) * 2
+    d = nn.detach(h)
+    assert isinstance(d, mg.Tensor) and d.constant and d.creator is None
+    np.testing.assert_array_equal(d.data, h.data)
+    assert not np.shares_memory(d.data, h.data)
+    pair = nn.detach((h, mg.tensor(np.zeros(3))))
+    assert isinstance(pair, tuple) and all(t.constant for t in pair)
+    assert nn.detach([h, h])[1].shape == (1, 2, 3)
+    assert nn.detach(np.zeros(2)).constant
+
+
+@pytest.mark.parametrize("bad", [None, "h", 3, {"h": 1}])
+def test_detach_refuses_what_is_not_a_state(bad):
+    with pytest.raises(TypeError, match="state must be"):
+        nn.detach(bad)
+
+
+@pytest.mark.parametrize("cls", [nn.GRU, nn.RNN, nn.LSTM])
+@pytest.mark.parametrize("detach", [False, True])
+def test_a_state_carried_across_batches_works(cls, detach):
+    """``out, h = m(x, h)``, backward, next batch with h: the spent h is read as a
+    constant (what ``nn.detach(h)`` makes of it), so both loops give the same numbers."""
+    rng = np.random.default_rng(0)
+    batches = rng.normal(size=(3, 6, 2, 3)).astype(np.float32)
+    m = cls(3, 4, rng=0)
+    state, losses = None, []
+    for x in batches:
+        out, state = m(x, state)
+        loss = (out**2).sum()
+        loss.backward()
+        losses.append((float(loss.data), m.weight_hh_l0.grad.copy()))
+        if detach:
+            state = nn.detach(state)
+    ref = cls(3, 4, rng=0)
+    state = None
+    for x, (loss, grad) in zip(batches, losses):
+        out, state = ref(x, None if state is None else nn.detach(state))
+        (out**2).sum().backward()
+        assert float((out**2).sum().data) == pytest.approx(loss, rel=1e-6)
+        np.testing.assert_allclose(ref.weight_hh_l0.grad, grad, rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [nn.GRUCell, nn.RNNCell, nn.LSTMCell])
+def test_a_cell_state_carried_across_backward_passes_works(cls):
+    cell = cls(3, 4, rng=0)
+    state = None
+    for x in np.random.default_rng(0).normal(size=(3, 2, 3)).astype(np.float32):
+        state = cell(x, state)
+        _first(state).sum().backward()
+    assert cell.weight_ih.grad is not None
+
+
+def test_the_functional_ops_read_a_spent_initial_state_as_a_constant():
+    rng = np.random.default_rng(0)
+    params = [mg.tensor(rng.normal(size=shape)) for shape in [(3, 4), (4, 4), (4,)] * 3]
+    s = mygru.gru(rng.normal(size=(5, 2, 3)), *params, s0=mg.tensor(np.zeros((2, 4))))
+    last = s[-1]
+    s.sum().backward()
+    X2 = rng.normal(size=(5, 2, 3))
+    mygru.gru(X2, *params, s0=last).sum().backward()
+    got = params[0].grad.copy()
+    mygru.gru(X2, *params, s0=last.data).sum().backward()
+    np.testing.assert_array_equal(got, params[0].grad)
+
+
+# --------------------------------------------------------------------------- torch's hx
+
+
+@pytest.mark.parametrize(
+    "cls, x, h",
+    [
+        (nn.GRU, np.ones((5, 2, 3)), np.full((1, 2, 4), 0.5)),
+        (nn.RNN, np.ones((5, 2, 3)), np.full((1, 2, 4), 0.5)),
+        (nn.GRUCell, np.ones((2, 3)), np.full((2, 4), 0.5)),
+        (nn.RNNCell, np.ones((2, 3)), np.full((2, 4), 0.5)),
+    ],
+    ids=["GRU", "RNN", "GRUCell", "RNNCell"],
+)
+def test_torchs_keyword_hx_is_the_initial_state(cls, x, h):
+    m = cls(3, 4, rng=0)
+    x, h = x.astype(np.float32), h.astype(np.float32)
+    by_hx, positional = _first(m(x, hx=h)), _first(m(x, h))
+    np.testing.assert_array_equal(by_hx.data, positional.data)
+    name = "h0" if cls in (nn.GRU, nn.RNN) else "h"
+    np.testing.assert_array_equal(_first(m(x, **{name: h})).data, positional.data)
+    with pytest.raises(TypeError, match=f"{name} or hx"):
+        m(x, h, hx=h)

@@ -32,7 +32,7 @@ from ..ops._base import (
     check_nonlinearity,
     check_probability,
     check_rng,
-    lockable,
+    as_input,
     real_array,
 )
 
@@ -92,10 +92,6 @@ def _cast(key, a, dtype):
     return out
 
 
-def _as_input(value: ArrayLike, a: np.ndarray) -> Tensor | np.ndarray:
-    """The argument to pass on: a Tensor as given (so it gets its gradient), else its array
-    (a copy if mygrad could not lock it: see ``lockable``)."""
-    return value if isinstance(value, Tensor) else lockable(a)
 
 
 # --------------------------------------------------------------------------- glue operations
@@ -471,6 +467,15 @@ def _check_proj_size(proj_size, hidden_size):
     return proj_size
 
 
+def _one_of(name, value, hx):
+    """The initial state given as ``name`` or as torch's ``hx`` (at most one of them)."""
+    if hx is None:
+        return value
+    if value is not None:
+        raise TypeError(f"give the initial state as {name} or hx, not both")
+    return hx
+
+
 def _check_pair(name, value, parts):
     """The LSTM's state argument: None, or a tuple or list of two values named ``parts``;
     returns one value (or None) per part."""
@@ -765,7 +770,7 @@ class _Recurrent(_Module):
             raise ValueError(
                 f"x must have shape {layout} or (T, C) with C = input_size = {self.input_size}, got shape {a.shape}"
             )
-        x = _as_input(x, a)
+        x = as_input("x", x, a)
         if not batched:
             x = x[:, None]
         elif self.batch_first:
@@ -851,7 +856,7 @@ class _Recurrent(_Module):
         if a.shape != want:
             spelled = "(num_layers * num_directions, " + ("N, " if batched else "") + f"{size})"
             raise ValueError(f"{name} must have shape {spelled} = {want}, got shape {a.shape}")
-        value = _as_input(value, a)
+        value = as_input(name, value, a)
         return value if batched else value[:, None]
 
     @staticmethod
@@ -867,7 +872,12 @@ class _SingleStateRecurrent(_Recurrent):
     """A stack of layers whose state is h alone (the base of :class:`GRU` and :class:`RNN`)."""
 
     def __call__(
-        self, x: ArrayLike, h0: ArrayLike | None = None, lengths: ArrayLike | None = None
+        self,
+        x: ArrayLike,
+        h0: ArrayLike | None = None,
+        lengths: ArrayLike | None = None,
+        *,
+        hx: ArrayLike | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Runs every layer and direction over the sequence.
 
@@ -877,7 +887,9 @@ class _SingleStateRecurrent(_Recurrent):
             The input sequence; (T, C) is one unbatched sequence (``batch_first`` does not apply).
         h0 : None or array_like or mygrad.Tensor, shape (L·dirs, N, H), or (L·dirs, H) unbatched
             Initial state of each layer and direction (index ``layer * dirs + direction``);
-            zeros when None. A non-constant Tensor gets its gradient.
+            zeros when None. A non-constant Tensor gets its gradient; one whose graph a
+            backward pass has released (``h_n`` of the previous batch) is read as a constant,
+            as :func:`mygru.nn.detach` makes it.
         lengths : None or array_like of int, shape (N,)
             Sequence n is ``x``'s first ``lengths[n]`` steps (1..T, any order): what torch
             gives for ``pack_padded_sequence(x, lengths, enforce_sorted=False)`` and
@@ -891,8 +903,13 @@ class _SingleStateRecurrent(_Recurrent):
         h_n : mygrad.Tensor, shape (L·dirs, N, H), or (L·dirs, H) unbatched
             Each layer's and direction's final state: the forward direction's at step
             ``lengths[n]``, the reverse direction's after it reached step 1.
+
+        Other Parameters
+        ----------------
+        hx : keyword-only
+            torch's name of ``h0``: give one or the other.
         """
-        output, (h_n,) = self._run(x, (h0,), lengths)
+        output, (h_n,) = self._run(x, (_one_of("h0", h0, hx),), lengths)
         return output, h_n
 
 
@@ -1258,7 +1275,7 @@ class _Cell(_Module):
                 f"got shape {a.shape}"
             )
         batched = a.ndim == 2
-        x = _as_input(x, a)
+        x = as_input("x", x, a)
         X = x[None] if batched else x[None, None]  # one step: (1, N, C)
         state = tuple(self._check_state(part, value, a.shape) for part, value in zip(self._states, state))
         params = tuple(getattr(self, kind, None) for kind in self._kinds)
@@ -1277,27 +1294,33 @@ class _Cell(_Module):
             raise ValueError(
                 f"{name} must have shape {spelled} = {want} for x of shape {x_shape}, got shape {b.shape}"
             )
-        value = _as_input(value, b)
+        value = as_input(name, value, b)
         return value if batched else value[None]
 
 
 class _SingleStateCell(_Cell):
     """One step of a cell whose state is h alone (the base of :class:`GRUCell` and :class:`RNNCell`)."""
 
-    def __call__(self, x: ArrayLike, h: ArrayLike | None = None) -> Tensor:
+    def __call__(self, x: ArrayLike, h: ArrayLike | None = None, *, hx: ArrayLike | None = None) -> Tensor:
         """One step from state ``h`` on input ``x``.
 
         Parameters
         ----------
         x : array_like or mygrad.Tensor, shape (N, C), or (C,) unbatched
         h : None or array_like or mygrad.Tensor, shape (N, H), or (H,) unbatched
-            The previous state; zeros when None. A non-constant Tensor gets its gradient.
+            The previous state; zeros when None. A non-constant Tensor gets its gradient;
+            one whose graph a backward pass has released is read as a constant.
 
         Returns
         -------
         h' : mygrad.Tensor, shape (N, H), or (H,) unbatched
+
+        Other Parameters
+        ----------------
+        hx : keyword-only
+            torch's name of ``h``: give one or the other.
         """
-        return self._step(x, (h,))[0]
+        return self._step(x, (_one_of("h", h, hx),))[0]
 
 
 class GRUCell(_GRUMath, _SingleStateCell):

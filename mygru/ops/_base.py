@@ -22,12 +22,14 @@ __all__ = [
     "RecurrentOp",
     "apply",
     "as_array",
+    "as_input",
     "check_lengths",
     "check_nonlinearity",
     "check_probability",
     "check_rng",
     "lockable",
     "real_array",
+    "released",
 ]
 
 
@@ -94,11 +96,9 @@ class Checked:
                 f"{name} must have shape ({spelled}) = {want} with {reasons}, got shape {a.shape}"
             )
         self.arrays[name] = a
+        self.inputs[name] = value = as_input(name, value, a)
         if isinstance(value, Tensor):
-            self.inputs[name] = value
             self.tracked = self.tracked or not value._constant
-        else:
-            self.inputs[name] = lockable(a)
         return a
 
     def zeros(self, name):
@@ -146,15 +146,68 @@ def as_array(name, value):
         ) from None
 
 
+def _own_memory(a):
+    """Whether the memory of array ``a`` is a numpy array's, which mygrad's memory guard
+    can lock: not that of ``t.numpy()`` of a torch tensor, a buffer (numpy unpickles a
+    large array onto ``bytes``) or a memmap."""
+    owner = a
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    return isinstance(owner, np.ndarray)
+
+
 def lockable(a):
     """``a``, or a copy of it when its memory is not a numpy array's (``t.numpy()`` of a
     torch tensor, a buffer, a memmap): mygrad's memory guard locks an array and its
     ``base`` through numpy's flags and fails, in every mygrad operation, on a base of
     another kind. Whatever owns the memory is never written to either way."""
-    owner = a
-    while isinstance(owner, np.ndarray) and owner.base is not None:
-        owner = owner.base
-    return a if isinstance(owner, np.ndarray) else a.copy()
+    return a if _own_memory(a) else a.copy()
+
+
+# how many operations ``released`` looks at, upstream of a tensor, at most: a module's
+# or an op's result shows a released graph within a few
+_RELEASED_DEPTH = 256
+
+
+def released(t):
+    """Whether a backward pass has released part of the graph that made the Tensor ``t``
+    (the ``h_n`` of the previous batch, after that batch's backward): a gradient could
+    no longer flow through it, and mygrad's next backward would raise ``InvalidBackprop``.
+    Such a tensor is read as a constant, its values only, as ``mygru.nn.detach`` makes it."""
+    if t._constant or t._creator is None:
+        return False
+    todo, seen = [t], set()
+    while todo and len(seen) < _RELEASED_DEPTH:
+        creator = todo.pop()._creator
+        if creator is None or id(creator) in seen:
+            continue
+        seen.add(id(creator))
+        for var in creator.variables:
+            if var._constant:
+                continue
+            if not var._ops:  # what mygrad's backward refuses as a cleared graph
+                return True
+            todo.append(var)
+    return False
+
+
+def as_input(name: str, value: object, a: np.ndarray) -> Tensor | np.ndarray:
+    """What an op or a module passes on for the argument ``name`` with value ``value``
+    (its array ``a``): a Tensor as given, so that it gets its gradient; else an array
+    mygrad can lock (``lockable``). A Tensor whose graph a backward has released
+    (``released``) or a constant one over memory mygrad cannot lock is read as its
+    values; a non-constant one over such memory is a TypeError naming ``name``."""
+    if not isinstance(value, Tensor) or released(value):
+        return lockable(a)
+    if _own_memory(a):
+        return value
+    if not value._constant:
+        raise TypeError(
+            f"{name} is a mygrad Tensor over memory that mygrad cannot lock (numpy unpickles a "
+            f"large array onto a bytes buffer): mygrad cannot track it; use a copy, "
+            f"{name} = mg.tensor({name})"
+        )
+    return a.copy()
 
 
 # the dtypes mygru computes in or promotes (integers too): everything else is refused
@@ -337,7 +390,10 @@ class RecurrentOp(Operation):
             if var._constant:
                 continue
             if not var._ops:
-                raise InvalidBackprop(f"the graph containing {var} was cleared before backprop")
+                raise InvalidBackprop(
+                    f"a backward pass released the graph that made the argument {name} (of shape "
+                    f"{var.shape}) before this one: pass it as a constant, mygru.nn.detach({name})"
+                )
             g = grads[name]
             if g.dtype != var.data.dtype or g.base is owner:
                 g = g.astype(var.data.dtype)  # a copy

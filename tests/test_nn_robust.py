@@ -162,3 +162,58 @@ def test_torchs_keyword_hx_is_the_initial_state(cls, x, h):
     np.testing.assert_array_equal(_first(m(x, **{name: h})).data, positional.data)
     with pytest.raises(TypeError, match=f"{name} or hx"):
         m(x, h, hx=h)
+
+
+# --------------------------------------------------------------------------- the user's names
+
+
+@pytest.mark.parametrize(
+    "cls, args, name, shape, x",
+    [
+        (nn.GRU, (3, 4), "weight_ih_l0", (12, 3), np.ones((5, 2, 3))),
+        (nn.LSTM, (3, 4, 2), "weight_hh_l1", (16, 4), np.ones((5, 2, 3))),
+        (nn.RNN, (3, 4), "bias_hh_l0", (4,), np.ones((5, 2, 3))),
+        (nn.GRUCell, (3, 4), "weight_hh", (12, 4), np.ones((2, 3))),
+    ],
+)
+def test_a_parameter_of_the_wrong_shape_is_named_at_the_call(cls, args, name, shape, x):
+    m = cls(*args)
+    setattr(m, name, mg.tensor(np.zeros((5, 5), np.float32)))
+    with pytest.raises(ValueError, match=rf"{name} must have shape \({shape[0]},") as info:
+        m(x.astype(np.float32))
+    assert str(shape) in str(info.value) and "(5, 5)" in str(info.value)
+
+
+@pytest.mark.parametrize("value, kind", [(None, "None"), ([0.0] * 12, "list"), (np.zeros(12), "ndarray")])
+def test_a_parameter_that_is_no_tensor_is_named_by_the_call_and_state_dict(value, kind):
+    m = nn.GRU(3, 4)
+    m.bias_hh_l0 = value
+    with pytest.raises(TypeError, match=f"bias_hh_l0 must be a mygrad Tensor.*got {kind}"):
+        m(np.ones((5, 2, 3), np.float32))
+    with pytest.raises(TypeError, match="bias_hh_l0 must be a mygrad Tensor"):
+        m.state_dict()
+    m.weight_hh_l0 = None
+    with pytest.raises(TypeError, match="weight_hh_l0 must be a mygrad Tensor"):
+        m(np.ones((5, 2, 3), np.float32))
+
+
+# --------------------------------------------------------------------------- from torch
+
+
+@pytest.mark.parametrize(
+    "name, flags",
+    [
+        ("GRUCell", {"bias": 1}),
+        ("RNNCell", {"bias": 0}),
+        ("LSTMCell", {"bias": 1}),
+        ("GRU", {"bidirectional": 1}),
+        ("LSTM", {"bidirectional": 0}),
+    ],
+)
+def test_from_torch_takes_the_ints_torch_accepts_for_its_flags(name, flags):
+    torch = pytest.importorskip("torch")
+    t = getattr(torch.nn, name)(3, 4, **flags)
+    m = getattr(nn, name).from_torch(t)
+    (flag, value), = flags.items()
+    assert getattr(m, flag) is bool(value)
+    assert m.to_torch().state_dict().keys() == t.state_dict().keys()

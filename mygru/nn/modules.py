@@ -562,6 +562,20 @@ class _Module:
             return np.random.random_sample(shape)
         return self._rng.random(shape)
 
+    def _check_parameters(self):
+        """Every parameter attribute as the module made it: a Tensor of its shape holding
+        real numbers (one assigned by hand is named here, before any work)."""
+        for name, shape in self._shapes.items():
+            value = getattr(self, name, None)
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{name} must be a mygrad Tensor of shape {shape} (a parameter of {self!r}), "
+                    f"got {type(value).__name__}: assign mg.tensor(values) or use load_state_dict"
+                )
+            if value.shape != shape:
+                raise ValueError(f"{name} must have shape {shape} (a parameter of {self!r}), got shape {value.shape}")
+            real_array(name, value)
+
     @property
     def parameters(self) -> tuple[Tensor, ...]:
         """Tuple[mygrad.Tensor, ...]: every parameter, in torch's order (that of ``state_dict``)."""
@@ -577,6 +591,7 @@ class _Module:
             ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,) with ``_reverse`` for the backward
             direction (cells: no suffix); G = 3 for a GRU, 1 for an RNN.
         """
+        self._check_parameters()
         return {name: np.array(getattr(self, name).data) for name in self._shapes}
 
     def load_state_dict(self: _M, state_dict: Mapping[str, ArrayLike]) -> _M:
@@ -660,7 +675,11 @@ class _Module:
         dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
         if not dtypes <= {"float32", "float64"} or len(dtypes) != 1:
             raise TypeError(f"module's parameters must all be float32 or all float64, got {sorted(dtypes)}")
-        new = cls(**{name: getattr(module, name) for name in cls._torch_args}, dtype=dtypes.pop(), rng=rng)
+        args = {name: getattr(module, name) for name in cls._torch_args}
+        for flag in ("bias", "batch_first", "bidirectional"):  # torch's cells take bias=1
+            if flag in args:
+                args[flag] = bool(args[flag])
+        new = cls(**args, dtype=dtypes.pop(), rng=rng)
         new.load_state_dict(module.state_dict())
         return new.train(module.training)
 
@@ -763,6 +782,7 @@ class _Recurrent(_Module):
     def _run(self, x, state0, lengths):
         """``state0``: one initial value (or None) per part of the state, as ``_states`` names
         them; returns ``output`` and a tuple of the final values, one (L·dirs, N, ·) per part."""
+        self._check_parameters()
         a = real_array("x", x)
         batched = a.ndim == 3
         if a.ndim not in (2, 3) or a.shape[-1] != self.input_size:
@@ -1268,6 +1288,7 @@ class _Cell(_Module):
     def _step(self, x, state):
         """``state``: one value (or None) per part of the state, as ``_states`` names them;
         returns the next value of every part."""
+        self._check_parameters()
         a = real_array("x", x)
         if a.ndim not in (1, 2) or a.shape[-1] != self.input_size:
             raise ValueError(

@@ -6,6 +6,7 @@ any work; the op turns tensors into arrays of one dtype; the kernel does all the
 arithmetic; the op hands each variable its gradient through ``backward_var``.
 """
 
+import copy
 import functools
 import weakref
 from numbers import Integral, Real
@@ -27,6 +28,7 @@ __all__ = [
     "check_nonlinearity",
     "check_probability",
     "check_rng",
+    "deepcopy_with_weak_references",
     "lockable",
     "real_array",
     "released",
@@ -301,6 +303,74 @@ def check_lengths(lengths, T, N, source="X"):
     return a.astype(np.intp)
 
 
+def _arrays_in(obj, found, seen):
+    """Every numpy array reachable from ``obj`` through Tensors' data and grad, the
+    attributes of plain objects (a kernel), lists, tuples, dicts and weak references."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        found[id(obj)] = obj
+    elif isinstance(obj, Tensor):
+        _arrays_in(obj.data, found, seen)
+        _arrays_in(obj._grad, found, seen)
+    elif isinstance(obj, weakref.ref):
+        _arrays_in(obj(), found, seen)
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _arrays_in(item, found, seen)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            _arrays_in(item, found, seen)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, (type, Operation)):
+        _arrays_in(vars(obj), found, seen)
+
+
+def _copy_arrays_keeping_views(obj, memo):
+    """Seed ``memo`` with copies of the arrays reachable from ``obj`` that keep their
+    sharing: the arrays that are views of one buffer (a kernel's gates and states, the
+    results' data) become views of one copy of it, at the same offsets. A kernel's
+    backward writes through one view and reads through another; ``copy.deepcopy`` alone
+    would copy each view into memory of its own."""
+    found = {}
+    _arrays_in(obj, found, set())
+    buffers = {}  # id of an array that owns its memory -> a copy of that memory
+    for key, a in found.items():
+        if key in memo:
+            continue
+        owner = a
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        if owner.base is not None or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
+            memo[key] = a.copy()  # memory of another kind: no views of it to keep
+            continue
+        if id(owner) not in buffers:
+            # its bytes in memory order, in an array of their own (which mygrad can lock)
+            buffers[id(owner)] = np.frombuffer(owner.tobytes(order="A"), np.uint8).copy()
+        buffer = buffers[id(owner)]
+        offset = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+        memo[key] = np.ndarray(a.shape, a.dtype, buffer=buffer, offset=offset, strides=a.strides)
+
+
+def deepcopy_with_weak_references(op, memo):
+    """``copy.deepcopy`` of an operation that refers to its results (or to another
+    operation) weakly: the copy's weak references point to the copies, so a backward
+    through a deep copy of a result fills that copy's ``grad``, never the original's.
+    A result that was not copied along has nothing to refer to (None). Arrays that share
+    memory in the operation, its kernel and its results share it in the copy too."""
+    new = object.__new__(type(op))
+    memo[id(op)] = new
+    _copy_arrays_keeping_views(op.__dict__, memo)
+    for key, value in op.__dict__.items():
+        if isinstance(value, weakref.ref):
+            target = value()
+            value = None if target is None else weakref.ref(copy.deepcopy(target, memo))
+        else:
+            value = copy.deepcopy(value, memo)
+        new.__dict__[key] = value
+    return new
+
+
 class RecurrentOp(Operation):
     """A mygrad Operation whose forward and backward are one recurrence kernel.
 
@@ -353,6 +423,8 @@ class RecurrentOp(Operation):
             kernel.release()  # its work arrays go back to the workspace
         self._output = None
         return self._outputs(S)
+
+    __deepcopy__ = deepcopy_with_weak_references
 
     def _initial_state(self, arrays):
         """The kernel's S_0, from the initial states in ``arrays`` (taken out of it)."""

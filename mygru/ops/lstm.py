@@ -11,7 +11,7 @@ from mygrad.operation_base import Operation
 
 from .._kernels import LSTM
 from .._typing import ArrayLike, Seed
-from ._base import Checked, RecurrentOp, apply
+from ._base import Checked, RecurrentOp, apply, deepcopy_with_weak_references
 
 __all__ = ["LSTMDropoutMasks", "LSTMOp", "lstm"]
 
@@ -113,6 +113,8 @@ class CellStateOp(Operation):
     lives, so a strong reference from a ``c`` that outlives a backward from ``s``
     alone would keep the parameters locked against an optimizer's in-place step.
     While a backward can still reach the LSTMOp, ``s`` keeps it alive."""
+
+    __deepcopy__ = deepcopy_with_weak_references
 
     def __call__(self, s, *, lstm, value):
         self.variables = (s,)

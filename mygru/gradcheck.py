@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from numbers import Real
 from typing import NamedTuple
@@ -101,11 +102,12 @@ def gradcheck(
         It must be deterministic: seed any randomness (e.g. ``rng=3`` for dropout),
         and keep away from kinks such as relu at 0, where finite differences lie.
     *tensors : mygrad.Tensor
-        The inputs of ``f``. Constant tensors (integer ones are always constant)
-        are passed on but not checked; the report says they were skipped.
-    eps : float > 0
+        The inputs of ``f``, finite (NaN or inf in any of them is refused, by name).
+        Constant tensors (integer ones are always constant) are passed on but not
+        checked; the report says they were skipped.
+    eps : float > 0, finite
         The finite-difference step.
-    atol, rtol : float >= 0
+    atol, rtol : float >= 0, finite
         An element passes when ``|a - n| <= atol + rtol * |n|``, with a the backward's
         gradient and n the numerical one.
 
@@ -119,6 +121,9 @@ def gradcheck(
     ------
     GradcheckError
         (an AssertionError) when any input fails, with the table in the message.
+    TypeError, ValueError
+        Before any work, for a bad argument, named: a non-finite ``eps``, ``atol`` or
+        ``rtol``, or an input holding NaN or inf (with the index of the first one).
 
     Examples
     --------
@@ -150,11 +155,23 @@ def gradcheck(
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TypeError(f"{name} must be a real number, got {value!r}")
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if math.isinf(value):
+            raise ValueError(f"{name} must be finite, got {value}")
     if not eps > 0:  # written so that NaN fails too
         raise ValueError(f"eps must be > 0, got {eps}")
     for name, value in (("atol", atol), ("rtol", rtol)):
         if not value >= 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
+    names = _names(f, len(tensors))
+    for name, t in zip(names, tensors):
+        bad = ~np.isfinite(t.data)
+        if bad.any():
+            where = tuple(int(k) for k in np.argwhere(bad)[0])
+            raise ValueError(
+                f"{name} holds {float(t.data[where])} at {where}: gradcheck needs finite inputs "
+                "(a finite difference through NaN or inf says nothing about the backward)"
+            )
 
     arrays = [t.data.astype(np.float64) for t in tensors]  # astype copies
     constant = [t.constant for t in tensors]
@@ -171,7 +188,6 @@ def gradcheck(
             out = f(*(mg.tensor(v, constant=c) for v, c in zip(values, constant)))
         return float(np.sum(out.data * weights))
 
-    names = _names(f, len(tensors))
     checks = []
     for i, (a, copy) in enumerate(zip(arrays, copies)):
         if copy.constant:

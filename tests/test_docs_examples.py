@@ -65,7 +65,7 @@ def fenced_blocks(lines, first=1):
         j = i + 1
         while j < len(lines) and not closing.match(lines[j]):
             j += 1
-        body = [line[indent:] if line[:indent].isspace() else line.lstrip() for line in lines[i + 1 : j]]
+        body = [line[indent:] if not line[:indent].strip() else line.lstrip() for line in lines[i + 1 : j]]
         info = opening["info"].strip()
         yield first + i + 1, info, "\n".join(body)
         if info.startswith("{"):
@@ -214,6 +214,13 @@ def test_fences_are_found_with_their_lines_and_languages():
     page += ["ls", "```", "```{code-block} python", "z = 3", "```"]
     blocks = [(line, code) for line, info, code in fenced_blocks(page) if is_python(info)]
     assert blocks == [(3, "x = 1"), (7, "y = 2"), (14, "z = 3")]
+
+
+def test_a_block_keeps_its_indentation_at_the_top_level_and_in_a_directive():
+    loop = ["for k in range(2):", "    x = k"]
+    page = ["```python", *loop, "```", "````{note}", "  ```python", *("  " + line for line in loop), "  ```", "````"]
+    blocks = [code for _, info, code in fenced_blocks(page) if is_python(info)]
+    assert blocks == ["\n".join(loop)] * 2
 
 
 @pytest.mark.parametrize(

@@ -180,3 +180,25 @@ def test_inputs_are_not_written_to_and_float32_is_checked_in_float64():
 def test_bad_arguments_name_the_argument(args, kwargs, error, match):
     with pytest.raises(error, match=match):
         gradcheck(*args, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["eps", "atol", "rtol"])
+@pytest.mark.parametrize("value", [float("inf"), -float("inf"), np.float64("inf")])
+def test_a_non_finite_step_or_tolerance_is_refused(name, value):
+    with pytest.raises(ValueError, match=f"{name} must be .*finite, got -?inf"):
+        gradcheck(mg.sin, mg.tensor(1.0), **{name: value})
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_an_input_holding_nan_or_inf_is_named_instead_of_blaming_the_backward(bad):
+    x, w = mg.tensor([0.5, 1.0, 2.0]), mg.tensor([1.0, 2.0, 3.0])
+    w.data[1] = bad
+    calls = []
+
+    def f(x, w):
+        calls.append(1)
+        return mg.tanh(x) * w
+
+    with pytest.raises(ValueError, match=rf"w holds {bad} at \(1,\): gradcheck needs finite inputs"):
+        gradcheck(f, x, w)
+    assert calls == []  # refused before any work

@@ -56,6 +56,12 @@ if TYPE_CHECKING:
 
     h = nn.GRUCell(3, 4)(np.zeros((2, 3)))
     assert_type(h, Tensor)
+    assert_type(nn.GRUCell(3, 4)(np.zeros((2, 3)), hx=h), Tensor)
+    assert_type(m(X, hx=h_n)[1], Tensor)
+    assert_type(nn.detach(h_n), Tensor)
+    assert_type(nn.detach((h_n, c_n)), tuple[Tensor, Tensor])
+    assert_type(nn.detach([h_n, c_n, h]), tuple[Tensor, ...])
+    nn.detach(3)  # type: ignore[call-overload]
     assert_type(nn.GRUCell(3, 4).weight_ih, Tensor)
 
     report = mygru.gradcheck(lambda x: x**2, Tensor([1.0]))

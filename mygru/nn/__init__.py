@@ -6,6 +6,8 @@
   h_n)``, the LSTM's ``m(x, (h0, c0), lengths) -> (output, (h_n, c_n))``.
 - :class:`GRUCell`, :class:`RNNCell`: one step, ``cell(x, h) -> h'``; :class:`LSTMCell`:
   ``cell(x, (h, c)) -> (h', c')``.
+- :func:`detach`: a constant copy of a state (torch's ``h.detach()``), to carry it from
+  one batch to the next.
 
 Every module holds its parameters as mygrad Tensor attributes under torch's names and
 layouts (``weight_ih_l0``, ..., gate order r, z, n for the GRU and i, f, g, o for the
@@ -14,6 +16,7 @@ and converts to and from torch with ``state_dict`` / ``load_state_dict`` /
 ``from_torch`` / ``to_torch``.
 """
 
+from ._state import detach
 from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "detach"]

@@ -28,11 +28,11 @@ from mygrad.operation_base import Operation
 from .._typing import ArrayLike, Nonlinearity, Seed
 from ..ops import gru, lstm, rnn
 from ..ops._base import (
+    as_input,
     check_lengths,
     check_nonlinearity,
     check_probability,
     check_rng,
-    lockable,
     real_array,
 )
 
@@ -90,12 +90,6 @@ def _cast(key, a, dtype):
             f"(largest {np.finfo(dtype).max:.4g})"
         )
     return out
-
-
-def _as_input(value: ArrayLike, a: np.ndarray) -> Tensor | np.ndarray:
-    """The argument to pass on: a Tensor as given (so it gets its gradient), else its array
-    (a copy if mygrad could not lock it: see ``lockable``)."""
-    return value if isinstance(value, Tensor) else lockable(a)
 
 
 # --------------------------------------------------------------------------- glue operations
@@ -471,6 +465,15 @@ def _check_proj_size(proj_size, hidden_size):
     return proj_size
 
 
+def _one_of(name, value, hx):
+    """The initial state given as ``name`` or as torch's ``hx`` (at most one of them)."""
+    if hx is None:
+        return value
+    if value is not None:
+        raise TypeError(f"give the initial state as {name} or hx, not both")
+    return hx
+
+
 def _check_pair(name, value, parts):
     """The LSTM's state argument: None, or a tuple or list of two values named ``parts``;
     returns one value (or None) per part."""
@@ -557,6 +560,22 @@ class _Module:
             return np.random.random_sample(shape)
         return self._rng.random(shape)
 
+    def _check_parameters(self):
+        """Every parameter attribute as the module made it: a Tensor of its shape holding
+        real numbers (one assigned by hand is named here, before any work)."""
+        for name, shape in self._shapes.items():
+            value = getattr(self, name, None)
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"{name} must be a mygrad Tensor of shape {shape} (a parameter of {self!r}), "
+                    f"got {type(value).__name__}: assign mg.tensor(values) or use load_state_dict"
+                )
+            if value.shape != shape:
+                raise ValueError(
+                    f"{name} must have shape {shape} (a parameter of {self!r}), got shape {value.shape}"
+                )
+            real_array(name, value)
+
     @property
     def parameters(self) -> tuple[Tensor, ...]:
         """Tuple[mygrad.Tensor, ...]: every parameter, in torch's order (that of ``state_dict``)."""
@@ -572,6 +591,7 @@ class _Module:
             ``bias_ih_l{k}``, ``bias_hh_l{k}`` (G·H,) with ``_reverse`` for the backward
             direction (cells: no suffix); G = 3 for a GRU, 1 for an RNN.
         """
+        self._check_parameters()
         return {name: np.array(getattr(self, name).data) for name in self._shapes}
 
     def load_state_dict(self: _M, state_dict: Mapping[str, ArrayLike]) -> _M:
@@ -655,7 +675,11 @@ class _Module:
         dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
         if not dtypes <= {"float32", "float64"} or len(dtypes) != 1:
             raise TypeError(f"module's parameters must all be float32 or all float64, got {sorted(dtypes)}")
-        new = cls(**{name: getattr(module, name) for name in cls._torch_args}, dtype=dtypes.pop(), rng=rng)
+        args = {name: getattr(module, name) for name in cls._torch_args}
+        for flag in ("bias", "batch_first", "bidirectional"):  # torch's cells take bias=1
+            if flag in args:
+                args[flag] = bool(args[flag])
+        new = cls(**args, dtype=dtypes.pop(), rng=rng)
         new.load_state_dict(module.state_dict())
         return new.train(module.training)
 
@@ -675,6 +699,23 @@ class _Module:
         )
         module.load_state_dict({name: torch.from_numpy(a) for name, a in self.state_dict().items()})
         return module.train(self.training)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # each parameter as a Tensor of its own, without the graph of a call not yet
+        # back-propagated (mygrad's graph holds weak references, which cannot be pickled)
+        state = self.__dict__.copy()
+        for name in self._shapes:
+            if isinstance(state.get(name), Tensor):
+                state[name] = state[name].copy()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # numpy unpickles a large array onto a bytes buffer, which mygrad's memory
+        # guard cannot lock: each parameter gets memory of its own
+        for name in state["_shapes"]:
+            if isinstance(state.get(name), Tensor):
+                state[name] = state[name].copy()
+        self.__dict__.update(state)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._torch_args)
@@ -741,6 +782,7 @@ class _Recurrent(_Module):
     def _run(self, x, state0, lengths):
         """``state0``: one initial value (or None) per part of the state, as ``_states`` names
         them; returns ``output`` and a tuple of the final values, one (L·dirs, N, ·) per part."""
+        self._check_parameters()
         a = real_array("x", x)
         batched = a.ndim == 3
         if a.ndim not in (2, 3) or a.shape[-1] != self.input_size:
@@ -748,7 +790,7 @@ class _Recurrent(_Module):
             raise ValueError(
                 f"x must have shape {layout} or (T, C) with C = input_size = {self.input_size}, got shape {a.shape}"
             )
-        x = _as_input(x, a)
+        x = as_input("x", x, a)
         if not batched:
             x = x[:, None]
         elif self.batch_first:
@@ -834,7 +876,7 @@ class _Recurrent(_Module):
         if a.shape != want:
             spelled = "(num_layers * num_directions, " + ("N, " if batched else "") + f"{size})"
             raise ValueError(f"{name} must have shape {spelled} = {want}, got shape {a.shape}")
-        value = _as_input(value, a)
+        value = as_input(name, value, a)
         return value if batched else value[:, None]
 
     @staticmethod
@@ -850,7 +892,12 @@ class _SingleStateRecurrent(_Recurrent):
     """A stack of layers whose state is h alone (the base of :class:`GRU` and :class:`RNN`)."""
 
     def __call__(
-        self, x: ArrayLike, h0: ArrayLike | None = None, lengths: ArrayLike | None = None
+        self,
+        x: ArrayLike,
+        h0: ArrayLike | None = None,
+        lengths: ArrayLike | None = None,
+        *,
+        hx: ArrayLike | None = None,
     ) -> tuple[Tensor, Tensor]:
         """Runs every layer and direction over the sequence.
 
@@ -860,7 +907,9 @@ class _SingleStateRecurrent(_Recurrent):
             The input sequence; (T, C) is one unbatched sequence (``batch_first`` does not apply).
         h0 : None or array_like or mygrad.Tensor, shape (L·dirs, N, H), or (L·dirs, H) unbatched
             Initial state of each layer and direction (index ``layer * dirs + direction``);
-            zeros when None. A non-constant Tensor gets its gradient.
+            zeros when None. A non-constant Tensor gets its gradient; one whose graph a
+            backward pass has released (``h_n`` of the previous batch) is read as a constant,
+            as :func:`mygru.nn.detach` makes it.
         lengths : None or array_like of int, shape (N,)
             Sequence n is ``x``'s first ``lengths[n]`` steps (1..T, any order): what torch
             gives for ``pack_padded_sequence(x, lengths, enforce_sorted=False)`` and
@@ -874,8 +923,13 @@ class _SingleStateRecurrent(_Recurrent):
         h_n : mygrad.Tensor, shape (L·dirs, N, H), or (L·dirs, H) unbatched
             Each layer's and direction's final state: the forward direction's at step
             ``lengths[n]``, the reverse direction's after it reached step 1.
+
+        Other Parameters
+        ----------------
+        hx : keyword-only
+            torch's name of ``h0``: give one or the other.
         """
-        output, (h_n,) = self._run(x, (h0,), lengths)
+        output, (h_n,) = self._run(x, (_one_of("h0", h0, hx),), lengths)
         return output, h_n
 
 
@@ -1234,6 +1288,7 @@ class _Cell(_Module):
     def _step(self, x, state):
         """``state``: one value (or None) per part of the state, as ``_states`` names them;
         returns the next value of every part."""
+        self._check_parameters()
         a = real_array("x", x)
         if a.ndim not in (1, 2) or a.shape[-1] != self.input_size:
             raise ValueError(
@@ -1241,7 +1296,7 @@ class _Cell(_Module):
                 f"got shape {a.shape}"
             )
         batched = a.ndim == 2
-        x = _as_input(x, a)
+        x = as_input("x", x, a)
         X = x[None] if batched else x[None, None]  # one step: (1, N, C)
         state = tuple(self._check_state(part, value, a.shape) for part, value in zip(self._states, state))
         params = tuple(getattr(self, kind, None) for kind in self._kinds)
@@ -1260,27 +1315,33 @@ class _Cell(_Module):
             raise ValueError(
                 f"{name} must have shape {spelled} = {want} for x of shape {x_shape}, got shape {b.shape}"
             )
-        value = _as_input(value, b)
+        value = as_input(name, value, b)
         return value if batched else value[None]
 
 
 class _SingleStateCell(_Cell):
     """One step of a cell whose state is h alone (the base of :class:`GRUCell` and :class:`RNNCell`)."""
 
-    def __call__(self, x: ArrayLike, h: ArrayLike | None = None) -> Tensor:
+    def __call__(self, x: ArrayLike, h: ArrayLike | None = None, *, hx: ArrayLike | None = None) -> Tensor:
         """One step from state ``h`` on input ``x``.
 
         Parameters
         ----------
         x : array_like or mygrad.Tensor, shape (N, C), or (C,) unbatched
         h : None or array_like or mygrad.Tensor, shape (N, H), or (H,) unbatched
-            The previous state; zeros when None. A non-constant Tensor gets its gradient.
+            The previous state; zeros when None. A non-constant Tensor gets its gradient;
+            one whose graph a backward pass has released is read as a constant.
 
         Returns
         -------
         h' : mygrad.Tensor, shape (N, H), or (H,) unbatched
+
+        Other Parameters
+        ----------------
+        hx : keyword-only
+            torch's name of ``h``: give one or the other.
         """
-        return self._step(x, (h,))[0]
+        return self._step(x, (_one_of("h", h, hx),))[0]
 
 
 class GRUCell(_GRUMath, _SingleStateCell):

@@ -6,6 +6,7 @@ any work; the op turns tensors into arrays of one dtype; the kernel does all the
 arithmetic; the op hands each variable its gradient through ``backward_var``.
 """
 
+import copy
 import functools
 import weakref
 from numbers import Integral, Real
@@ -23,12 +24,15 @@ __all__ = [
     "StatePartOp",
     "apply",
     "as_array",
+    "as_input",
     "check_lengths",
     "check_nonlinearity",
     "check_probability",
     "check_rng",
+    "deepcopy_with_weak_references",
     "lockable",
     "real_array",
+    "released",
 ]
 
 
@@ -95,11 +99,9 @@ class Checked:
                 f"{name} must have shape ({spelled}) = {want} with {reasons}, got shape {a.shape}"
             )
         self.arrays[name] = a
+        self.inputs[name] = value = as_input(name, value, a)
         if isinstance(value, Tensor):
-            self.inputs[name] = value
             self.tracked = self.tracked or not value._constant
-        else:
-            self.inputs[name] = lockable(a)
         return a
 
     def every_name(self, op):
@@ -161,15 +163,68 @@ def as_array(name, value):
         ) from None
 
 
+def _own_memory(a):
+    """Whether the memory of array ``a`` is a numpy array's, which mygrad's memory guard
+    can lock: not that of ``t.numpy()`` of a torch tensor, a buffer (numpy unpickles a
+    large array onto ``bytes``) or a memmap."""
+    owner = a
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    return isinstance(owner, np.ndarray)
+
+
 def lockable(a):
     """``a``, or a copy of it when its memory is not a numpy array's (``t.numpy()`` of a
     torch tensor, a buffer, a memmap): mygrad's memory guard locks an array and its
     ``base`` through numpy's flags and fails, in every mygrad operation, on a base of
     another kind. Whatever owns the memory is never written to either way."""
-    owner = a
-    while isinstance(owner, np.ndarray) and owner.base is not None:
-        owner = owner.base
-    return a if isinstance(owner, np.ndarray) else a.copy()
+    return a if _own_memory(a) else a.copy()
+
+
+# how many operations ``released`` looks at, upstream of a tensor, at most: a module's
+# or an op's result shows a released graph within a few
+_RELEASED_DEPTH = 256
+
+
+def released(t):
+    """Whether a backward pass has released part of the graph that made the Tensor ``t``
+    (the ``h_n`` of the previous batch, after that batch's backward): a gradient could
+    no longer flow through it, and mygrad's next backward would raise ``InvalidBackprop``.
+    Such a tensor is read as a constant, its values only, as ``mygru.nn.detach`` makes it."""
+    if t._constant or t._creator is None:
+        return False
+    todo, seen = [t], set()
+    while todo and len(seen) < _RELEASED_DEPTH:
+        creator = todo.pop()._creator
+        if creator is None or id(creator) in seen:
+            continue
+        seen.add(id(creator))
+        for var in creator.variables:
+            if var._constant:
+                continue
+            if not var._ops:  # what mygrad's backward refuses as a cleared graph
+                return True
+            todo.append(var)
+    return False
+
+
+def as_input(name: str, value: object, a: np.ndarray) -> Tensor | np.ndarray:
+    """What an op or a module passes on for the argument ``name`` with value ``value``
+    (its array ``a``): a Tensor as given, so that it gets its gradient; else an array
+    mygrad can lock (``lockable``). A Tensor whose graph a backward has released
+    (``released``) or a constant one over memory mygrad cannot lock is read as its
+    values; a non-constant one over such memory is a TypeError naming ``name``."""
+    if not isinstance(value, Tensor) or released(value):
+        return lockable(a)
+    if _own_memory(a):
+        return value
+    if not value._constant:
+        raise TypeError(
+            f"{name} is a mygrad Tensor over memory that mygrad cannot lock (numpy unpickles a "
+            f"large array onto a bytes buffer): mygrad cannot track it; use a copy, "
+            f"{name} = mg.tensor({name})"
+        )
+    return a.copy()
 
 
 # the dtypes mygru computes in or promotes (integers too): everything else is refused
@@ -263,6 +318,81 @@ def check_lengths(lengths, T, N, source="X"):
     return a.astype(np.intp)
 
 
+def _arrays_in(obj, found, seen):
+    """Every numpy array reachable from ``obj`` through Tensors' data and grad, the
+    attributes of plain objects (a kernel), lists, tuples, dicts and weak references."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        found[id(obj)] = obj
+    elif isinstance(obj, Tensor):
+        _arrays_in(obj.data, found, seen)
+        _arrays_in(obj._grad, found, seen)
+    elif isinstance(obj, weakref.ref):
+        _arrays_in(obj(), found, seen)
+    elif isinstance(obj, (list, tuple)):
+        for item in obj:
+            _arrays_in(item, found, seen)
+    elif isinstance(obj, dict):
+        for item in obj.values():
+            _arrays_in(item, found, seen)
+    elif hasattr(obj, "__dict__") and not isinstance(obj, (type, Operation)):
+        _arrays_in(vars(obj), found, seen)
+
+
+def _copy_arrays_keeping_views(obj, memo):
+    """Seed ``memo`` with copies of the arrays reachable from ``obj`` that keep their
+    sharing: the arrays that are views of one buffer (a kernel's gates and states, the
+    results' data) become views of one copy of it, at the same offsets. A kernel's
+    backward writes through one view and reads through another; ``copy.deepcopy`` alone
+    would copy each view into memory of its own."""
+    found = {}
+    _arrays_in(obj, found, set())
+    buffers = {}  # id of an array that owns its memory -> a copy of that memory
+    for key, a in found.items():
+        if key in memo:
+            continue
+        owner = a
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        if owner.base is not None or not (owner.flags.c_contiguous or owner.flags.f_contiguous):
+            memo[key] = a.copy()  # memory of another kind: no views of it to keep
+            continue
+        if id(owner) not in buffers:
+            # its bytes in memory order, in an array of their own (which mygrad can lock)
+            buffers[id(owner)] = np.frombuffer(owner.tobytes(order="A"), np.uint8).copy()
+        buffer = buffers[id(owner)]
+        offset = a.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
+        memo[key] = np.ndarray(a.shape, a.dtype, buffer=buffer, offset=offset, strides=a.strides)
+
+
+def deepcopy_with_weak_references(op, memo):
+    """``copy.deepcopy`` of an operation that refers to its results (or to another
+    operation) weakly: the copy's weak references point to the copies, so a backward
+    through a deep copy of a result fills that copy's ``grad``, never the original's.
+    A result that was not copied along has nothing to refer to (None). Arrays that share
+    memory in the operation, its kernel and its results share it in the copy too."""
+    new = object.__new__(type(op))
+    memo[id(op)] = new
+    _copy_arrays_keeping_views(op.__dict__, memo)
+    for key, value in op.__dict__.items():
+        if isinstance(value, weakref.ref):
+            value = _copied_reference(value, memo)
+        elif isinstance(value, list) and any(isinstance(v, weakref.ref) for v in value):
+            value = [_copied_reference(v, memo) if isinstance(v, weakref.ref) else v for v in value]
+        else:
+            value = copy.deepcopy(value, memo)
+        new.__dict__[key] = value
+    return new
+
+
+def _copied_reference(ref, memo):
+    """A weak reference to the deep copy of what ``ref`` refers to (None if that is gone)."""
+    target = ref()
+    return None if target is None else weakref.ref(copy.deepcopy(target, memo))
+
+
 class RecurrentOp(Operation):
     """A mygrad Operation whose forward and backward are one recurrence kernel.
 
@@ -317,6 +447,8 @@ class RecurrentOp(Operation):
         states.append(S)  # the caller makes the other parts' outputs (under no_autodiff too)
         return S[0]
 
+    __deepcopy__ = deepcopy_with_weak_references
+
     def _expose(self, masks):
         """``dropout_masks`` from the masks drawn (a dict, in the order of the fields)."""
         return self.masks_type(*masks.values())
@@ -351,7 +483,10 @@ class RecurrentOp(Operation):
             if var._constant:
                 continue
             if not var._ops:
-                raise InvalidBackprop(f"the graph containing {var} was cleared before backprop")
+                raise InvalidBackprop(
+                    f"a backward pass released the graph that made the argument {name} (of shape "
+                    f"{var.shape}) before this one: pass it as a constant, mygru.nn.detach({name})"
+                )
             g = grads[name]
             if g.dtype != var.data.dtype or id(g.base) in owners:
                 g = g.astype(var.data.dtype)  # a copy
@@ -383,6 +518,8 @@ class StatePartOp(Operation):
     lives, so a strong reference from a part that outlives a backward from ``s`` alone
     would keep the parameters locked against an optimizer's in-place step. While a
     backward can still reach the RecurrentOp, ``s`` keeps it alive."""
+
+    __deepcopy__ = deepcopy_with_weak_references
 
     def __call__(self, s, *, op, index, value):
         self.variables = (s,)

@@ -218,7 +218,16 @@ def test_fences_are_found_with_their_lines_and_languages():
 
 def test_a_block_keeps_its_indentation_at_the_top_level_and_in_a_directive():
     loop = ["for k in range(2):", "    x = k"]
-    page = ["```python", *loop, "```", "````{note}", "  ```python", *("  " + line for line in loop), "  ```", "````"]
+    page = [
+        "```python",
+        *loop,
+        "```",
+        "````{note}",
+        "  ```python",
+        *("  " + line for line in loop),
+        "  ```",
+        "````",
+    ]
     blocks = [code for _, info, code in fenced_blocks(page) if is_python(info)]
     assert blocks == ["\n".join(loop)] * 2
 

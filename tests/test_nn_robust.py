@@ -214,6 +214,6 @@ def test_from_torch_takes_the_ints_torch_accepts_for_its_flags(name, flags):
     torch = pytest.importorskip("torch")
     t = getattr(torch.nn, name)(3, 4, **flags)
     m = getattr(nn, name).from_torch(t)
-    (flag, value), = flags.items()
+    ((flag, value),) = flags.items()
     assert getattr(m, flag) is bool(value)
     assert m.to_torch().state_dict().keys() == t.state_dict().keys()

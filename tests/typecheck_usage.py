@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     mygru.recurrence(object(), X, {})  # type: ignore[arg-type]
     mygru.recurrence(Identity(), X, {}, rng="seed")  # type: ignore[arg-type]
     assert_type(mygru.check_cell(Identity(), 3, 4, steps=3), None)  # raises AssertionError when wrong
+    layers = nn.Recurrent(Identity(), 3, 4, num_layers=2, bidirectional=True, rng=0)
+    assert_type(layers(X, lengths=[5, 2])[0], Tensor)
+    assert_type(layers.eval(), nn.Recurrent)
+    nn.Recurrent(Identity, 3, 4)  # type: ignore[arg-type]
 
     m = nn.GRU(3, 4, num_layers=2, dtype=np.float64, rng=np.random.default_rng(0))
     output, h_n = m(X, lengths=[5, 2])

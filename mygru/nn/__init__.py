@@ -1,7 +1,11 @@
-"""``mygru.nn``: torch-compatible recurrent modules built on :func:`mygru.gru`,
+"""``mygru.nn``: recurrent modules built on :func:`mygru.recurrence`, :func:`mygru.gru`,
 :func:`mygru.rnn` and :func:`mygru.lstm`.
 
-- :class:`GRU`, :class:`RNN`, :class:`LSTM`: multi-layer, bidirectional, ``batch_first``,
+- :class:`Recurrent`: layers of any :class:`mygru.Cell` (multi-layer, bidirectional,
+  ``batch_first``, inter-layer ``dropout``, variable ``lengths``, ``hx``), its parameters
+  named ``U{g}_l{k}``, ``b{g}_l{k}``, ``{weight}_l{k}`` (``_reverse`` for the backward
+  direction).
+- :class:`GRU`, :class:`RNN`, :class:`LSTM`: the same layers with torch's cells: multi-layer, bidirectional, ``batch_first``,
   torch's inter-layer ``dropout``, variable ``lengths``; ``m(x, h0, lengths) -> (output,
   h_n)``, the LSTM's ``m(x, (h0, c0), lengths) -> (output, (h_n, c_n))``.
 - :class:`GRUCell`, :class:`RNNCell`: one step, ``cell(x, h) -> h'``; :class:`LSTMCell`:
@@ -9,7 +13,7 @@
 - :func:`detach`: a constant copy of a state (torch's ``h.detach()``), to carry it from
   one batch to the next.
 
-Every module holds its parameters as mygrad Tensor attributes under torch's names and
+The torch-named modules hold their parameters as mygrad Tensor attributes under torch's names and
 layouts (``weight_ih_l0``, ..., gate order r, z, n for the GRU and i, f, g, o for the
 LSTM), exposes them as ``m.parameters`` (mynn's convention, so mynn's optimizers work),
 and converts to and from torch with ``state_dict`` / ``load_state_dict`` /
@@ -17,6 +21,6 @@ and converts to and from torch with ``state_dict`` / ``load_state_dict`` /
 """
 
 from ._state import detach
-from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNCell
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "detach"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "Recurrent", "detach"]

@@ -13,6 +13,7 @@ the state h (``proj_size`` for a projected LSTM, else H), L = ``num_layers``, di
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from numbers import Integral
@@ -26,7 +27,8 @@ from mygrad._utils import SkipGradient
 from mygrad.operation_base import Operation
 
 from .._typing import ArrayLike, Nonlinearity, Seed
-from ..ops import gru, lstm, rnn
+from ..cell import Cell
+from ..ops import gru, lstm, recurrence, rnn
 from ..ops._base import (
     as_input,
     check_lengths,
@@ -35,8 +37,9 @@ from ..ops._base import (
     check_rng,
     real_array,
 )
+from ..ops.recurrence import check_cell_class, check_widths
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "Recurrent"]
 
 # the LSTM's state argument: (h, c), also as a list of two, as torch takes it
 StatePair = tuple[ArrayLike, ArrayLike] | list[ArrayLike]
@@ -528,11 +531,13 @@ class _Module:
         self.dtype = _check_dtype(dtype)
         self._rng = _make_rng(rng)
         self.training = True
-        bound = 1.0 / math.sqrt(self.hidden_size)
         for name, shape in shapes.items():
-            values = (2.0 * self._uniform(shape) - 1.0) * bound
-            setattr(self, name, mg.tensor(values.astype(self.dtype)))
+            setattr(self, name, mg.tensor(np.asarray(self._initial_value(name, shape), dtype=self.dtype)))
         self._shapes = shapes
+
+    def _initial_value(self, name, shape):
+        """The initial value of parameter ``name``: U(-1/√H, 1/√H), as torch's."""
+        return (2.0 * self._uniform(shape) - 1.0) / math.sqrt(self.hidden_size)
 
     @property
     def _state_size(self):
@@ -549,9 +554,10 @@ class _Module:
             shapes["weight_hr"] = (self._state_size, self.hidden_size)
         return shapes
 
-    def _size_name(self, state):
-        """The constructor argument that sets the size of state part ``state`` ("h" or "c")."""
-        return "proj_size" if state == "h" and self._state_size != self.hidden_size else "hidden_size"
+    def _part_size(self, state):
+        """The size of state part ``state`` ("h" or "c") and the constructor argument that sets it."""
+        name = "proj_size" if state == "h" and self._state_size != self.hidden_size else "hidden_size"
+        return getattr(self, name), name
 
     def _uniform(self, shape):
         """U[0, 1) draws from the module's generator, or numpy's global RNG (so that
@@ -871,8 +877,8 @@ class _Recurrent(_Module):
         if value is None:
             return None
         a = real_array(name, value)
-        stacks, size = self.num_layers * len(self._suffixes), self._size_name(part)
-        want = (stacks, N, getattr(self, size)) if batched else (stacks, getattr(self, size))
+        stacks, (width, size) = self.num_layers * len(self._suffixes), self._part_size(part)
+        want = (stacks, N, width) if batched else (stacks, width)
         if a.shape != want:
             spelled = "(num_layers * num_directions, " + ("N, " if batched else "") + f"{size})"
             raise ValueError(f"{name} must have shape {spelled} = {want}, got shape {a.shape}")
@@ -1264,6 +1270,231 @@ class LSTM(_LSTMMath, _Recurrent):
         """
         output, (h_n, c_n) = self._run(x, _check_pair("hx", hx, ("h0", "c0")), lengths)
         return output, (h_n, c_n)
+
+
+class Recurrent(_Recurrent):
+    r"""A stack of layers of any :class:`mygru.Cell`: layers, directions, lengths, dropout.
+
+    Every layer and direction runs the cell over the sequence as one
+    :func:`mygru.recurrence` operation; layer k > 0 reads layer k − 1's output (the first
+    state part of both directions side by side), as in torch's recurrent modules.
+
+    Calling ``m(x, hx=None, lengths=None)`` returns ``(output, h_n)`` for a cell with one
+    state part and ``(output, (h_n, c_n, ...))`` (one final state per part) for a cell
+    with several: see :meth:`__call__`.
+
+    Parameters
+    ----------
+    cell : mygru.Cell
+        The cell every layer and direction runs.
+    input_size : int >= 1
+        C, the features of each step of ``x``.
+    hidden_size : int >= 1
+        H (the cell's D): the width of every gate's input projection.
+    num_layers, batch_first, dropout, bidirectional, dtype, rng
+        As in :class:`GRU` (``dropout`` is torch's, between layers, in training mode).
+    bias : bool
+        False leaves the input projections' biases out (zeros); a cell with ``bias = False``
+        has none either way.
+    variational_dropout : float in [0, 1), keyword-only
+        :func:`mygru.recurrence`'s own ``dropout``: masks on each gate's input projection
+        and DropConnect on the cell's weights, in training mode.
+
+    Attributes
+    ----------
+    U{g}_l{k} : mygrad.Tensor, shape (C, H) for k = 0, else (dirs·W, H)
+        Layer k's input weights of gate g (W: the width of the cell's first state part).
+    b{g}_l{k} : mygrad.Tensor, shape (H,)
+        Its bias (with ``bias`` and the cell's ``bias``).
+    {weight}_l{k} : mygrad.Tensor
+        Each of the cell's weights, of the shape ``cell.shapes`` gives.
+    U{g}_l{k}_reverse, ... : mygrad.Tensor
+        The same for the reverse direction (only with ``bidirectional=True``).
+    parameters : Tuple[mygrad.Tensor, ...]
+        All of them, layer by layer, forward before reverse.
+    training : bool
+        Set by :meth:`train` / :meth:`eval`; both dropouts act only while True.
+
+    Notes
+    -----
+    Each parameter starts at ``cell.init(name, shape, hidden_size, rng)``; the default is
+    torch's U(−1/√H, 1/√H). The module has no torch counterpart (``from_torch`` and
+    ``to_torch`` are for :class:`GRU`, :class:`RNN` and :class:`LSTM`, which run the same
+    layers, directions, lengths and dropout with torch's parameter names).
+
+    Examples
+    --------
+    >>> import numpy as np, mygru
+    >>> from mygru import nn
+    >>> class Elman(mygru.Cell):
+    ...     gates, weights = ("",), ("W",)
+    ...     def step(self, p, a, s):
+    ...         s_new = np.tanh(a[""] + s @ p["W"])
+    ...         return s_new, (s, s_new)
+    ...     def step_backward(self, p, ds, cache):
+    ...         s, s_new = cache
+    ...         da = ds * (1 - s_new**2)
+    ...         return {"": da}, da @ p["W"].T, {"W": s.T @ da}
+    >>> m = nn.Recurrent(Elman(), 3, 4, num_layers=2, bidirectional=True, rng=0)
+    >>> output, h_n = m(np.ones((5, 2, 3)), lengths=[5, 2])
+    >>> output.shape, h_n.shape, m.W_l1_reverse.shape, m.U_l1.shape
+    ((5, 2, 8), (4, 2, 4), (4, 4), (8, 4))
+    """
+
+    cell: Cell
+
+    _torch_name = "Recurrent"
+    _torch_args = (
+        "input_size",
+        "hidden_size",
+        "num_layers",
+        "bias",
+        "batch_first",
+        "dropout",
+        "bidirectional",
+    )
+
+    def __init__(
+        self,
+        cell: Cell,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        *,
+        dtype: npt.DTypeLike = np.float32,
+        rng: Seed = None,
+        variational_dropout: float = 0.0,
+    ) -> None:
+        gates, weights, self._states, _ = check_cell_class(cell)
+        self.cell = cell
+        H = _check_int("hidden_size", hidden_size, 1)
+        biased = _check_flag("bias", bias) and cell.bias
+        self._kinds = (
+            *(f"U{g}" for g in gates),
+            *(f"b{g}" for g in gates if biased),
+            *weights,
+        )
+        C = _check_int("input_size", input_size, 1)
+        made = {w: np.zeros(shape) for w, shape in self._cell_shapes(C, H).items()}
+        self._widths = check_widths(cell, H, made)
+        super().__init__(
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            dtype=dtype,
+            rng=rng,
+            variational_dropout=variational_dropout,
+        )
+
+    def _cell_shapes(self, width, H):
+        """The cell's weights' shapes for a layer that reads ``width`` features."""
+        shapes = self.cell.shapes(width, H)
+        owner = type(self.cell).__name__
+        if not isinstance(shapes, Mapping) or set(shapes) != set(self.cell.weights):
+            raise TypeError(
+                f"{owner}.shapes(input_size, hidden_size) must return a dict with a shape for each of "
+                f"its weights {self.cell.weights}, got {shapes!r}"
+            )
+        return {w: tuple(int(n) for n in shapes[w]) for w in self.cell.weights}
+
+    @property
+    def _state_size(self):
+        return self._widths[0]
+
+    def _part_size(self, state):
+        width = self._widths[self._states.index(state)]
+        return width, f"the width of the part {state!r}"
+
+    def _direction_shapes(self, width):
+        H = self.hidden_size
+        shapes = {
+            kind: (width, H) if kind[0] == "U" else (H,)
+            for kind in self._kinds
+            if kind not in self.cell.weights
+        }
+        shapes.update(self._cell_shapes(width, H))
+        return shapes
+
+    def _initial_value(self, name, shape):
+        kind = re.fullmatch(r"(.*)_l\d+(?:_reverse)?", name).group(1)
+        rng = self._rng if self._rng is not None else np.random.default_rng(np.random.randint(2**31))
+        return self.cell.init(kind, shape, self.hidden_size, rng)
+
+    def _recurrence(self, X, params, state0, lengths, dropout):
+        p = dict(zip(self._kinds, params))
+        if self.cell.bias and not self.bias:  # the input projections without biases
+            p.update({f"b{g}": np.zeros(self.hidden_size, self.dtype) for g in self.cell.gates})
+        one = len(self._states) == 1
+        out = recurrence(
+            self.cell,
+            X,
+            p,
+            state0[0] if one else state0,
+            dropout=dropout,
+            rng=self._rng,
+            lengths=lengths,
+        )
+        return (out,) if one else out
+
+    def __call__(self, x: ArrayLike, hx: Any = None, lengths: ArrayLike | None = None) -> tuple[Tensor, Any]:
+        """Runs every layer and direction over the sequence.
+
+        Parameters
+        ----------
+        x : array_like or mygrad.Tensor, shape (T, N, C), (N, T, C) with ``batch_first``, or (T, C)
+            The input sequence; (T, C) is one unbatched sequence.
+        hx : None, array_like, or a tuple of them (one per state part)
+            The initial state of each layer and direction (index ``layer * dirs + direction``),
+            each part of shape (L·dirs, N, width), or (L·dirs, width) unbatched; zeros when
+            None (also per part). A non-constant Tensor gets its gradient.
+        lengths : None or array_like of int, shape (N,)
+            Sequence n is ``x``'s first ``lengths[n]`` steps (1..T, any order), as in :class:`GRU`.
+
+        Returns
+        -------
+        output : mygrad.Tensor, shape (T, N, dirs·W), (N, T, dirs·W) with ``batch_first``, or (T, dirs·W)
+            The last layer's first state part at every step, both directions side by side
+            (forward first); zeros past each sequence's length.
+        h_n : mygrad.Tensor, shape (L·dirs, N, W), or a tuple of them (one per state part)
+            Each layer's and direction's final state.
+        """
+        k = len(self._states)
+        state0: tuple[Any, ...]
+        if k == 1:
+            state0 = (hx,)
+        elif hx is None:
+            state0 = (None,) * k
+        elif isinstance(hx, (tuple, list)) and len(hx) == k:
+            state0 = tuple(hx)
+        else:
+            raise TypeError(
+                f"hx must be None or a tuple of {k} initial states, one per part of {self._states}, "
+                f"got {type(hx).__name__}"
+            )
+        output, finals = self._run(x, tuple(state0), lengths)
+        return output, finals[0] if k == 1 else finals
+
+    @classmethod
+    def from_torch(cls: type[_M], module: Any, *, rng: Seed = None) -> _M:
+        """Not available: torch has no module for a user's cell (see :class:`GRU`,
+        :class:`RNN` and :class:`LSTM`)."""
+        raise TypeError(f"{cls.__name__} has no torch counterpart: from_torch is for GRU, RNN and LSTM")
+
+    def to_torch(self) -> Any:
+        """Not available: torch has no module for a user's cell."""
+        raise TypeError(f"{type(self).__name__} has no torch counterpart: to_torch is for GRU, RNN and LSTM")
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._torch_args)
+        return f"{type(self).__name__}({type(self.cell).__name__}(), {args}, dtype={self.dtype.name})"
 
 
 # --------------------------------------------------------------------------- cells

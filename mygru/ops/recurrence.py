@@ -111,7 +111,7 @@ class _CellChecked(Checked):
                 self.add(name, params[name], (self.D,), ("D",), sizes, why)
         for name in weights:
             self.add(name, params[name])
-        self.widths = _widths(cell, self.D, {w: self.arrays[w] for w in weights})
+        self.widths = check_widths(cell, self.D, {w: self.arrays[w] for w in weights})
         self.state_names = ("s0",) if len(state) == 1 else tuple(f"s0[{k}]" for k in range(len(state)))
         for name, part, value, w in zip(self.state_names, state, _state_values(s0, state), self.widths):
             if value is not None:
@@ -161,7 +161,8 @@ def _state_values(s0, state):
     return tuple(s0)
 
 
-def _widths(cell, D, weights):
+def check_widths(cell, D, weights):
+    """``cell.widths(D, weights)``, checked: a tuple of ints >= 1, one per state part."""
     owner = type(cell).__name__
     widths = cell.widths(D, weights)
     if (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mygru import nn
-from mygru.nn import modules
+from mygru.nn import torch_modules as modules
 
 T, N, C, H, P = 6, 4, 3, 5, 2
 

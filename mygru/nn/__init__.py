@@ -21,6 +21,7 @@ and converts to and from torch with ``state_dict`` / ``load_state_dict`` /
 """
 
 from ._state import detach
-from .modules import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNCell
+from .recurrent import Recurrent
+from .torch_modules import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "Recurrent", "detach"]

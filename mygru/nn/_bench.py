@@ -4,7 +4,7 @@ bidirectional by default)."""
 
 import numpy as np
 
-from . import modules
+from . import torch_modules as modules
 
 __all__ = ["module_bench_case"]
 

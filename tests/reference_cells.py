@@ -7,6 +7,8 @@ pre-activations A^g = X_t U{g} + b{g} and the state as a tuple of parts, and ret
 the new state as a tuple of parts.
 """
 
+import itertools
+
 import mygrad as mg
 import numpy as np
 from reference import reference
@@ -79,7 +81,7 @@ def masked(p, names, m):
 def split(v, ws):
     """Parts of width ws side by side along the last axis, apart."""
     edges = np.cumsum((0, *ws))
-    return tuple(v[..., i:j] for i, j in zip(edges[:-1], edges[1:]))
+    return tuple(v[..., i:j] for i, j in itertools.pairwise(edges))
 
 
 def concat_cell(kind, ws, masks=None, bias=True):

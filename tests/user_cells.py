@@ -60,7 +60,7 @@ class BuggyMGU(MGU):
     dS (the forward is right)."""
 
     def step_backward(self, p, ds, cache):
-        s, F, _, _ = cache
+        F = cache[1]
         da, ds_prev, dp = super().step_backward(p, ds, cache)
         return da, ds_prev - ds * (1 - F), dp
 

@@ -741,3 +741,40 @@ def test_check_cell_names_a_wrong_weight_gradient():
 def test_check_cell_names_a_wrong_gate_gradient():
     with pytest.raises(AssertionError, match=r"\bh\b|Uh|bh"):
         mygru.check_cell(WrongGateH(), 3, 4, params=check_params("mgu"))
+
+
+class RowCoupled(Elman):
+    """S' = tanh(P − mean over rows of P), P = A + S Wrec: a step whose backward is right
+    (it passes finite differences on one step) but whose rows are not independent, which the
+    protocol forbids (steps see the running rows only, or several cells' rows stacked)."""
+
+    def step(self, p, a, s):
+        P = a["xin"] + s @ p["Wrec"]
+        H = np.tanh(P - P.mean(axis=0))
+        return H, (s, H)
+
+    def step_backward(self, p, ds, cache):
+        s, H = cache
+        dC = ds * (1 - H**2)
+        dP = dC - dC.mean(axis=0)  # C = P − mean(P): each row of P reaches every row of C
+        return {"xin": dP}, dP @ p["Wrec"].T, {"Wrec": s.T @ dP}
+
+
+def test_check_cell_fails_a_cell_whose_rows_are_coupled():
+    rng = np.random.default_rng(1)
+    params = {"Uxin": rng.normal(size=(3, 4)), "bxin": rng.normal(size=4), "Wrec": rng.normal(size=(4, 4))}
+    with pytest.raises(AssertionError):
+        mygru.check_cell(RowCoupled(), 3, 4, params=params)
+
+
+class ForgetfulLSTM(CELLS["lstm"]):
+    """A planted bug in the second state part only: dc_prev misses the carry F ⊙ dc."""
+
+    def step_backward(self, p, ds, cache):
+        da, (dh_prev, _), dp = super().step_backward(p, ds, cache)
+        return da, (dh_prev, np.zeros_like(ds[1])), dp
+
+
+def test_check_cell_names_a_wrong_second_state_part():
+    with pytest.raises(AssertionError, match=r"(?i)\bc\b|\bc0\b|c_prev|\bdc|part 1|\[1\]"):
+        mygru.check_cell(ForgetfulLSTM(), 3, 4, params=check_params("lstm"))

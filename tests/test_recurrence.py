@@ -104,7 +104,7 @@ def run(prob, rng=0, **options):
     checked here: a Tensor for one part, a tuple for several)."""
     opts = {k: prob[k] for k in ("bp_lim", "lengths", "dropout", "constant")}
     opts.update(options)
-    cell = CELLS[prob["kind"]]()
+    cell = prob.get("cell") or CELLS[prob["kind"]]()
     out = mygru.recurrence(cell, prob["X"], prob["params"], prob["s0"], opts.pop("bp_lim"), rng=rng, **opts)
     if len(prob["widths"]) == 1:
         assert isinstance(out, mg.Tensor)
@@ -130,7 +130,7 @@ def check_masks(masks, prob):
         assert masks is None
         return
     gates = CORES[kind][1]
-    assert set(masks) == {"U" + g for g in gates} | set(DROPCONNECT[kind])
+    assert set(masks) == {"U" + g for g in gates} | set(prob.get("dropconnect", DROPCONNECT[kind]))
     scale = np.asarray(1 / (1 - p), dtype=prob["compute"])
     for name, m in masks.items():
         shape = (prob["N"], prob["D"]) if name.startswith("U") else np.shape(prob["params"][name])
@@ -144,9 +144,8 @@ def reference_of(prob, masks):
         np.zeros((prob["N"], w)) if v is None else data(v) for v, w in zip(s0_parts(prob), prob["widths"])
     )
     params = {k: data(v) for k, v in prob["params"].items()}
-    return reference_parts(
-        prob["kind"], data(prob["X"]), params, s0, prob["grads"], prob["bp_lim"], prob["lengths"], masks
-    )
+    args = (data(prob["X"]), params, s0, prob["grads"], prob["bp_lim"], prob["lengths"], masks)
+    return reference_parts(prob["kind"], *args, bias=prob.get("bias", True))
 
 
 def tolerances(dtype):
@@ -199,7 +198,7 @@ def run_and_check(prob):
     if done:
         backward(parts, prob)
     check(prob, parts, ref, done)
-    return parts
+    return parts, masks
 
 
 # --- user cells against the windowed reference ---------------------------------------
@@ -211,38 +210,187 @@ def test_user_cells_match_the_windowed_reference(kind, data_):
     run_and_check(data_.draw(problems(kind)))
 
 
+def fixed_problem(kind, rng, T, N, C, D, P=None, dtype=np.float64, **options):
+    """A problem of these sizes with every input a variable Tensor of ``dtype``; ``options``
+    (bp_lim, lengths, dropout, constant, and cell, bias, dropconnect for a variant cell)
+    go into it as they are."""
+
+    def tensor(shape, scale=1.0):
+        return mg.tensor((rng.normal(size=shape) * scale).astype(dtype))
+
+    shapes = param_shapes(kind, C, D, D if P is None else P)
+    if not options.get("bias", True):
+        shapes = {k: v for k, v in shapes.items() if not k.startswith("b")}
+    params = {k: tensor(sh, 0.6) for k, sh in shapes.items()}
+    ws = widths(kind, D, params)
+    s0 = tuple(tensor((N, w), 0.5) for w in ws)
+    prob = dict(kind=kind, X=tensor((T, N, C)), params=params, s0=s0 if len(ws) > 1 else s0[0])
+    prob.update(grads=tuple(rng.normal(size=(T + 1, N, w)) for w in ws), used="all", T=T, N=N, D=D)
+    prob.update(widths=ws, compute=np.dtype(dtype), bp_lim=None, lengths=None, dropout=0.0, constant=None)
+    prob.update(options)
+    return prob
+
+
 @pytest.mark.parametrize("kind", ["mgu", "lstm"])
 def test_every_bp_lim_with_lengths_and_dropout_float64(kind):
     """A fixed problem, every input a variable float64 Tensor, every bp_lim from 0 to T+1
     and None, with and without lengths and dropout."""
     rng = np.random.default_rng(4)
-    T, N, C, D = 5, 3, 2, 3
     for lengths in (None, [5, 2, 4]):
         for dropout in (0.0, 0.4):
-            for bp_lim in [*range(T + 2), None]:
-                params = {
-                    k: mg.tensor(rng.normal(size=sh) * 0.6) for k, sh in param_shapes(kind, C, D, D).items()
-                }
-                ws = widths(kind, D, params)
-                s0 = tuple(mg.tensor(rng.normal(size=(N, w)) * 0.5) for w in ws)
-                prob = dict(
-                    kind=kind,
-                    X=mg.tensor(rng.normal(size=(T, N, C))),
-                    params=params,
-                    s0=s0 if len(ws) > 1 else s0[0],
-                    grads=tuple(rng.normal(size=(T + 1, N, w)) for w in ws),
-                    used="all",
-                    T=T,
-                    N=N,
-                    D=D,
-                    widths=ws,
-                    compute=np.dtype(np.float64),
-                    bp_lim=bp_lim,
-                    lengths=lengths,
-                    dropout=dropout,
-                    constant=None,
-                )
+            for bp_lim in [*range(7), None]:
+                prob = fixed_problem(kind, rng, 5, 3, 2, 3, bp_lim=bp_lim, lengths=lengths, dropout=dropout)
                 run_and_check(prob)
+
+
+@pytest.mark.parametrize(
+    "kind, P", [("mgu", None), ("gru", None), ("lstm", None), ("lstmp", 5), ("indrnn", None)]
+)
+@pytest.mark.parametrize("dtype, D", [(np.float64, 130), (np.float32, 9)])
+def test_wider_states_and_batches(kind, P, dtype, D):
+    """Batches of 6 and 130 units in float64 (where the built-ins change their layouts),
+    full and truncated, with lengths and dropout."""
+    rng = np.random.default_rng(7)
+    for bp_lim, lengths, dropout in ((None, None, 0.0), (1, [4, 2, 4, 1, 3, 4], 0.3), (2, None, 0.3)):
+        scale = {"P": P, "dtype": dtype}
+        prob = fixed_problem(kind, rng, 4, 6, 3, D, bp_lim=bp_lim, lengths=lengths, dropout=dropout, **scale)
+        if D > 100:  # keep the pre-activations in range
+            prob["params"] = {k: v / np.sqrt(D) for k, v in prob["params"].items()}
+            prob["params"] = {k: mg.tensor(v.data) for k, v in prob["params"].items()}
+        run_and_check(prob)
+
+
+def test_bias_false_against_the_reference():
+    class NoBiasMGU(MGU):
+        bias = False
+
+    rng = np.random.default_rng(8)
+    for bp_lim, dropout in ((None, 0.0), (2, 0.3)):
+        opts = dict(bp_lim=bp_lim, dropout=dropout, lengths=[4, 1, 3], bias=False, cell=NoBiasMGU())
+        run_and_check(fixed_problem("mgu", rng, 4, 3, 2, 3, **opts))
+
+
+def test_dropconnect_on_a_vector_weight_when_the_cell_asks():
+    """IndRNN's u (D,) gets no mask by default; named in ``dropconnect`` it gets one of
+    its own shape, which multiplies u (and its gradient)."""
+
+    class DroppedU(IndRNN):
+        dropconnect = ("u",)
+
+    rng = np.random.default_rng(9)
+    for bp_lim in (None, 1):
+        opts = dict(bp_lim=bp_lim, dropout=0.5, cell=DroppedU(), dropconnect=("u",))
+        prob = fixed_problem("indrnn", rng, 5, 4, 2, 6, **opts)
+        assert run_and_check(prob)[1]["u"].shape == (6,)
+
+
+@pytest.mark.parametrize("kind", ["mgu", "lstm"])
+def test_any_memory_layout(kind):
+    """Inputs, params, s0 and the upstream gradient as non-contiguous views (X batch-first
+    transposed, params in Fortran order) give what their contiguous copies give."""
+    rng = np.random.default_rng(10)
+    T, N, C, D = 4, 3, 2, 5
+    Xb = rng.normal(size=(N, T, C))
+    params = {k: rng.normal(size=sh) * 0.6 for k, sh in param_shapes(kind, C, D, D).items()}
+    s0 = [rng.normal(size=(D, N)).T for _ in range(CORES[kind][3])]
+    grads = [rng.normal(size=(N, T + 1, D)).transpose(1, 0, 2) for _ in s0]
+    results = []
+    for contiguous in (False, True):
+        if contiguous:
+            X = mg.tensor(np.ascontiguousarray(Xb.transpose(1, 0, 2)))
+            ps = {k: mg.tensor(np.ascontiguousarray(v)) for k, v in params.items()}
+            s0t = [mg.tensor(np.ascontiguousarray(v)) for v in s0]
+            gs = [np.ascontiguousarray(g) for g in grads]
+        else:
+            X = mg.tensor(Xb).transpose(1, 0, 2)
+            ps = {k: mg.tensor(np.asfortranarray(v)) for k, v in params.items()}
+            s0t = [mg.tensor(v) for v in s0]
+            gs = grads
+        assert contiguous or not (X.data.flags.c_contiguous or s0t[0].data.flags.c_contiguous)
+        out = mygru.recurrence(CELLS[kind](), X, ps, tuple(s0t) if len(s0t) > 1 else s0t[0], bp_lim=2)
+        parts = out if isinstance(out, tuple) else (out,)
+        sum((p * g).sum() for p, g in zip(parts, gs)).backward()
+        results.append([*(p.data for p in parts), *(p.grad for p in parts), X.grad, *(v.grad for v in s0t)])
+        results[-1] += [v.grad for v in ps.values()]
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+
+
+def test_tied_and_reused_params_add_their_gradients():
+    """One Tensor passed as both Wf and Wh, and also used outside the op: its gradient is
+    the sum of all three uses."""
+    rng = np.random.default_rng(11)
+    X, params = small("mgu", T=4, N=3, D=3, seed=11)
+    W = mg.tensor(rng.normal(size=(3, 3)) * 0.6)
+    s = mygru.recurrence(MGU(), X, dict(params, Wf=W, Wh=W), bp_lim=2)
+    grad = rng.normal(size=s.shape)
+    ((s * grad).sum() + (W**2).sum()).backward()
+    _, grads, _ = reference_parts(
+        "mgu", X, dict(params, Wf=W.data, Wh=W.data), (np.zeros((3, 3)),), (grad,), 2
+    )
+    np.testing.assert_allclose(W.grad, grads["Wf"] + grads["Wh"] + 2 * W.data, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bp_lim", [None, 1])
+def test_part_grads_are_total_derivatives_through_a_downstream_graph(bp_lim):
+    """h used twice and c[-1] squared downstream: each part's .grad adds every use and
+    what flowed back from the later cells."""
+    rng = np.random.default_rng(12)
+    X, params = small("lstm", T=4, N=2, D=3, seed=12)
+    tensors = {k: mg.tensor(v) for k, v in params.items()}
+    h, c = mygru.recurrence(CELLS["lstm"](), X, tensors, bp_lim=bp_lim)
+    w1, w2 = rng.normal(size=h.shape), rng.normal(size=(3,))
+    ((h * w1).sum() + (h[-1] @ w2).sum() + (c[-1] ** 2).sum()).backward()
+    gh, gc = w1.copy(), np.zeros(c.shape)
+    gh[-1] += w2
+    gc[-1] = 2 * c.data[-1]
+    zeros = (np.zeros((2, 3)),) * 2
+    _, grads, (sh, sc) = reference_parts("lstm", X, params, zeros, (gh, gc), bp_lim)
+    np.testing.assert_allclose(h.grad, sh, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(c.grad, sc, rtol=1e-10, atol=1e-12)
+    for k, v in tensors.items():
+        np.testing.assert_allclose(v.grad, grads[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_under_no_autodiff():
+    X, params = small("lstm")
+    with mg.no_autodiff:
+        s, c = mygru.recurrence(CELLS["lstm"](), X, {k: mg.tensor(v) for k, v in params.items()})
+    forward, _, _ = reference_parts("lstm", X, params, (np.zeros((3, 3)),) * 2, (np.zeros((5, 3, 3)),) * 2)
+    np.testing.assert_allclose(s.data, forward[0], rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(c.data, forward[1], rtol=1e-12, atol=1e-13)
+
+
+def test_steps_see_the_running_rows_in_the_compute_dtype():
+    """Only the sequences still running reach ``step`` (lengths [3, 1, 2]: 3, 2, 1 rows),
+    as arrays of the dtype computed in; ``step_backward`` sees the same row counts."""
+    seen = []
+
+    class Spy(MGU):
+        def step(self, p, a, s):
+            seen.append(("step", s.shape[0], s.dtype, a["f"].dtype, p["Wf"].dtype))
+            return super().step(p, a, s)
+
+        def step_backward(self, p, ds, cache):
+            seen.append(("back", ds.shape[0], ds.dtype, cache[0].dtype, p["Wf"].dtype))
+            return super().step_backward(p, ds, cache)
+
+    X, params = small("mgu", T=3, N=3, D=2, dtype=np.float32)
+    s = mygru.recurrence(Spy(), X, {k: mg.tensor(v) for k, v in params.items()}, lengths=[3, 1, 2])
+    assert [n for kind, n, *_ in seen if kind == "step"][-3:] == [3, 2, 1]  # (after any probe)
+    forward, seen[:] = list(seen), []
+    s.sum().backward()
+    assert sum(n for _, n, *_ in seen) == 6  # Σ lengths rows, stacked or not
+    assert all(dt == np.float32 for _, _, *dtypes in forward + seen for dt in dtypes)
+
+
+def test_integer_inputs_compute_in_float64():
+    X = np.arange(12).reshape(2, 3, 2) % 3
+    params = {k: np.ones(sh, dtype=np.int64) for k, sh in param_shapes("mgu", 2, 2, 2).items()}
+    s = mygru.recurrence(MGU(), X, params)
+    assert s.dtype == np.float64
+    forward, _, _ = reference_parts("mgu", X, params, (np.zeros((3, 2)),), (np.zeros((3, 3, 2)),))
+    np.testing.assert_allclose(s.data, forward[0], rtol=1e-12, atol=1e-13)
 
 
 def test_bp_lim_zero_keeps_each_cells_own_step():

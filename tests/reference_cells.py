@@ -45,6 +45,11 @@ def indrnn(p, a, s):
     return (mg.nnet.relu(a[""] + p["u"] * s),)
 
 
+def carry3(p, a, s):
+    s, k, m = s
+    return (mg.tanh(a[""] + mg.matmul(s, p["W"]) + k), k, m)
+
+
 # name: (core, gates, weights, number of state parts)
 CORES = {
     "mgu": (mgu, ("f", "h"), ("Wf", "Wh"), 1),
@@ -52,6 +57,7 @@ CORES = {
     "lstm": (lstm, tuple("ifgo"), ("Wi", "Wf", "Wg", "Wo"), 2),
     "lstmp": (lstm, tuple("ifgo"), ("Wi", "Wf", "Wg", "Wo", "Wp"), 2),
     "indrnn": (indrnn, ("",), ("u",), 1),
+    "carry3": (carry3, ("",), ("W",), 3),
 }
 
 

@@ -24,6 +24,7 @@ DROPCONNECT = {
     "lstm": ("Wi", "Wf", "Wg", "Wo"),
     "lstmp": ("Wi", "Wf", "Wg", "Wo"),
     "indrnn": (),
+    "carry3": ("W",),
 }
 
 
@@ -204,7 +205,7 @@ def run_and_check(prob):
 # --- user cells against the windowed reference ---------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["mgu", "lstm", "lstmp", "indrnn", "gru"])
+@pytest.mark.parametrize("kind", ["mgu", "lstm", "lstmp", "indrnn", "gru", "carry3"])
 @given(data_=st.data())
 def test_user_cells_match_the_windowed_reference(kind, data_):
     run_and_check(data_.draw(problems(kind)))
@@ -851,7 +852,7 @@ def check_params(kind, C=3, D=4, P=2, seed=0):
     return small(kind, C=C, D=D, P=P, seed=seed)[1]
 
 
-@pytest.mark.parametrize("kind", ["mgu", "gru", "lstm", "lstmp", "indrnn"])
+@pytest.mark.parametrize("kind", ["mgu", "gru", "lstm", "lstmp", "indrnn", "carry3"])
 def test_check_cell_passes_the_real_cells(kind):
     assert mygru.check_cell(CELLS[kind](), 3, 4, params=check_params(kind)) is None
 

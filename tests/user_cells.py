@@ -188,4 +188,29 @@ class IndRNN(Cell):
         return {"": dpre}, dpre * p["u"], {"u": (dpre * s).sum(axis=0)}
 
 
-CELLS = {"mgu": MGU, "gru": GRU, "lstm": LSTM, "lstmp": LSTMP, "indrnn": IndRNN}
+class Carry3(Cell):
+    """Three parts, two of them carried as they are (returned as the very arrays given, and
+    the gradient of the last one handed back as the very array received)::
+
+    S' = tanh(A + S W + K),  K' = K,  M' = M
+
+    Its cache holds the driver's own arrays (A and S), as a user's cache often does."""
+
+    gates = ("",)
+    weights = ("W",)
+    state = ("s", "k", "m")
+
+    def step(self, p, a, s):
+        s, k, m = s
+        H = np.tanh(a[""] + s @ p["W"] + k)
+        return (H, k, m), (a[""], s, H)
+
+    def step_backward(self, p, ds, cache):
+        dH, dk, dm = ds
+        _, s, H = cache
+        dA = dH * (1 - H**2)
+        # K reaches S' through A + S W + K and K' as it is; M only reaches M'
+        return {"": dA}, (dA @ p["W"].T, dk + dA, dm), {"W": s.T @ dA}
+
+
+CELLS = {"mgu": MGU, "gru": GRU, "lstm": LSTM, "lstmp": LSTMP, "indrnn": IndRNN, "carry3": Carry3}

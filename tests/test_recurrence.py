@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from reference_cells import CORES, reference_parts, widths
-from user_cells import CELLS, MGU, BuggyMGU, Cell, IndRNN
+from user_cells import CELLS, MGU, BuggyMGU, IndRNN
 
 import mygru
 
@@ -622,7 +622,7 @@ def test_inputs_are_not_mutated(kind):
 
 
 def test_gate_named_empty_gives_params_U_and_b_and_bias_false_drops_b():
-    class NoBiasElman(Cell):
+    class NoBiasElman(mygru.Cell):
         gates = ("",)
         weights = ("W",)
         bias = False
@@ -722,6 +722,14 @@ def test_bad_arguments_are_named(kwargs, match):
         mygru.recurrence(MGU(), X, params, **kwargs)
 
 
+def test_a_cell_class_or_an_object_that_is_no_cell_is_refused():
+    X, params = mgu_problem()
+    with pytest.raises(TypeError, match="MGU|cell"):
+        mygru.recurrence(MGU, X, params)
+    with pytest.raises(TypeError, match="cell|Cell"):
+        mygru.recurrence(object(), X, params)
+
+
 @pytest.mark.parametrize(
     "s0",
     [
@@ -737,7 +745,7 @@ def test_a_bad_tuple_s0_is_named(s0):
         mygru.recurrence(CELLS["lstm"](), X, params, s0)
 
 
-class Elman(Cell):
+class Elman(mygru.Cell):
     """S' = tanh(A^xin + S Wrec): distinctive names, for the bad-cell tests to look for."""
 
     gates = ("xin",)

@@ -261,6 +261,39 @@ def test_wider_states_and_batches(kind, P, dtype, D):
         run_and_check(prob)
 
 
+@pytest.mark.parametrize("kind", ["mgu", "lstm", "carry3"])
+def test_longer_sequences(kind):
+    """T = 15: windows of several lengths over many cells, with lengths and dropout."""
+    rng = np.random.default_rng(13)
+    lengths = [15, 4, 11, 15, 1]
+    for bp_lim, dropout in ((None, 0.0), (3, 0.3), (7, 0.0), (14, 0.3)):
+        run_and_check(fixed_problem(kind, rng, 15, 5, 2, 3, bp_lim=bp_lim, lengths=lengths, dropout=dropout))
+
+
+@pytest.mark.parametrize("kind", ["mgu", "lstm", "carry3"])
+def test_several_graphs_alive_at_once(kind):
+    """Three calls before any backward (the same cell and shapes, so that any work memory
+    could be shared; a built-in in between), then their backwards in another order: each
+    equals the reference."""
+    rng = np.random.default_rng(14)
+    cell = CELLS[kind]()
+    probs = [
+        fixed_problem(kind, rng, 5, 3, 2, 3, bp_lim=b, lengths=[5, 3, 4], dropout=0.3) for b in (None, 2, 1)
+    ]
+    for prob in probs:
+        prob["cell"] = cell
+    runs = []
+    for prob in probs:
+        parts = run(prob)
+        runs.append((parts, masks_of(parts)))
+        gru_params = [rng.normal(size=sh) for sh in [(2, 3), (3, 3), (3,)] * 3]
+        mygru.gru(mg.tensor(rng.normal(size=(5, 3, 2))), *gru_params, dropout=0.3).sum().backward()
+    for i in (1, 2, 0):
+        parts, masks = runs[i]
+        backward(parts, probs[i])
+        check(probs[i], parts, reference_of(probs[i], masks), True)
+
+
 def test_bias_false_against_the_reference():
     class NoBiasMGU(MGU):
         bias = False

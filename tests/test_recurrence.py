@@ -4,6 +4,8 @@ state part, bp_lim windows, lengths, dropout masks, dtypes, constant flags and s
 the GRU and LSTM written as user cells against ``mygru.gru`` and ``mygru.lstm``; bad
 arguments and bad cells named; ``mygru.check_cell`` on good cells and planted bugs."""
 
+import re
+
 import mygrad as mg
 import numpy as np
 import pytest
@@ -968,3 +970,62 @@ class ForgetfulLSTM(CELLS["lstm"]):
 def test_check_cell_names_a_wrong_second_state_part():
     with pytest.raises(AssertionError, match=r"(?i)\bc\b|\bc0\b|c_prev|\bdc|part 1|\[1\]"):
         mygru.check_cell(ForgetfulLSTM(), 3, 4, params=check_params("lstm"))
+
+
+class ScribblesOnItsCache(MGU):
+    """Right the first time its backward reads a cache, wrong after: it halves F in place.
+    recurrence with bp_lim >= 1 reads a cell's cache once per window, so its gradients are
+    wrong there (the windowed reference says so); check_cell must not pass it."""
+
+    def step_backward(self, p, ds, cache):
+        out = super().step_backward(p, ds, cache)
+        cache[1][...] *= 0.5
+        return out
+
+
+class WritesIntoA(MGU):
+    """The MGU computing its candidate in place in the driver's a["h"]: recurrence gives
+    the right numbers for it (each step's a is its own), so check_cell must pass it, or
+    refuse it by naming the write, never blame its (right) backward."""
+
+    def step(self, p, a, s):
+        F = 0.5 * (1.0 + np.tanh(0.5 * (a["f"] + s @ p["Wf"])))
+        FS = F * s
+        H = a["h"]
+        H += FS @ p["Wh"]
+        np.tanh(H, out=H)
+        return (1 - F) * s + F * H, (s, F, FS, H)
+
+
+def test_a_cache_scribbled_on_gives_wrong_truncated_gradients():
+    """What the next test guards against: the op itself is fine, the cell is not."""
+    rng = np.random.default_rng(15)
+    run_and_check(fixed_problem("mgu", rng, 5, 3, 2, 3, bp_lim=None, cell=ScribblesOnItsCache()))
+    with pytest.raises(AssertionError):
+        run_and_check(fixed_problem("mgu", rng, 5, 3, 2, 3, bp_lim=1, cell=ScribblesOnItsCache()))
+
+
+@pytest.mark.xfail(
+    strict=True, reason="reported: check_cell passes a step_backward that writes into its cache"
+)
+def test_check_cell_fails_a_backward_that_writes_into_its_cache():
+    with pytest.raises((AssertionError, ValueError, TypeError)):
+        mygru.check_cell(ScribblesOnItsCache(), 3, 4, params=check_params("mgu"))
+
+
+@pytest.mark.xfail(strict=True, reason="reported: check_cell reuses a after a step wrote into it")
+def test_check_cell_does_not_blame_the_backward_of_a_step_that_writes_into_a():
+    rng = np.random.default_rng(16)
+    run_and_check(fixed_problem("mgu", rng, 5, 3, 2, 3, bp_lim=1, lengths=[5, 2, 4], cell=WritesIntoA()))
+    try:
+        mygru.check_cell(WritesIntoA(), 3, 4, params=check_params("mgu"))
+    except (AssertionError, ValueError, TypeError) as e:
+        assert re.search(r"(?i)in place|wr[io]te|writes|modif|changed", str(e)), str(e)
+
+
+@pytest.mark.xfail(strict=True, reason="reported: check_cell raises a bare KeyError for a missing param")
+def test_check_cell_names_a_missing_param():
+    params = check_params("mgu")
+    del params["Wh"]
+    with pytest.raises((ValueError, TypeError), match="Wh"):
+        mygru.check_cell(MGU(), 3, 4, params=params)

@@ -50,6 +50,18 @@ def carry3(p, a, s):
     return (mg.tanh(a[""] + mg.matmul(s, p["W"]) + k), k, m)
 
 
+def linear(p, a, s):
+    return (a[""] + mg.matmul(s[0], p["W"]),)
+
+
+def two_gates(p, a, s):
+    return (a["x"] + a["y"] + mg.matmul(s[0], p["W"]),)
+
+
+def copy(p, a, s):
+    return (a[""] + 0 * s[0],)
+
+
 # name: (core, gates, weights, number of state parts)
 CORES = {
     "mgu": (mgu, ("f", "h"), ("Wf", "Wh"), 1),
@@ -58,6 +70,9 @@ CORES = {
     "lstmp": (lstm, tuple("ifgo"), ("Wi", "Wf", "Wg", "Wo", "Wp"), 2),
     "indrnn": (indrnn, ("",), ("u",), 1),
     "carry3": (carry3, ("",), ("W",), 3),
+    "linear": (linear, ("",), ("W",), 1),
+    "twogates": (two_gates, ("x", "y"), ("W",), 1),
+    "copy": (copy, ("",), (), 1),
 }
 
 

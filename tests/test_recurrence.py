@@ -27,6 +27,9 @@ DROPCONNECT = {
     "lstmp": ("Wi", "Wf", "Wg", "Wo"),
     "indrnn": (),
     "carry3": ("W",),
+    "linear": ("W",),
+    "twogates": ("W",),
+    "copy": (),
 }
 
 
@@ -207,9 +210,14 @@ def run_and_check(prob):
 # --- user cells against the windowed reference ---------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["mgu", "lstm", "lstmp", "indrnn", "gru", "carry3"])
+@pytest.mark.parametrize(
+    "kind", ["mgu", "lstm", "lstmp", "indrnn", "gru", "carry3", "linear", "twogates", "copy"]
+)
 @given(data_=st.data())
 def test_user_cells_match_the_windowed_reference(kind, data_):
+    """Every cell of ``user_cells``: the gated ones, a vector weight, several parts, and
+    cells that hand back the very arrays they were given (Carry3, Linear, TwoGates, Copy),
+    which a driver must not write into or mix up."""
     run_and_check(data_.draw(problems(kind)))
 
 
@@ -895,7 +903,7 @@ def check_params(kind, C=3, D=4, P=2, seed=0):
     return small(kind, C=C, D=D, P=P, seed=seed)[1]
 
 
-@pytest.mark.parametrize("kind", ["mgu", "gru", "lstm", "lstmp", "indrnn", "carry3"])
+@pytest.mark.parametrize("kind", [*CELLS])
 def test_check_cell_passes_the_real_cells(kind):
     assert mygru.check_cell(CELLS[kind](), 3, 4, params=check_params(kind)) is None
 

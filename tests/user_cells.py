@@ -209,4 +209,59 @@ class Carry3(Cell):
         return {"": dA}, (dA @ p["W"].T, dk + dA, dm), {"W": s.T @ dA}
 
 
-CELLS = {"mgu": MGU, "gru": GRU, "lstm": LSTM, "lstmp": LSTMP, "indrnn": IndRNN, "carry3": Carry3}
+class Linear(Cell):
+    """S' = A + S W, its backward handing the incoming gradient back as the gate's (the very
+    array received)::
+
+    dA = dS',  dS = dS' Wᵀ,  dW = Sᵀ dS'
+    """
+
+    gates = ("",)
+    weights = ("W",)
+
+    def step(self, p, a, s):
+        return a[""] + s @ p["W"], (s,)
+
+    def step_backward(self, p, ds, cache):
+        (s,) = cache
+        return {"": ds}, ds @ p["W"].T, {"W": s.T @ ds}
+
+
+class TwoGates(Cell):
+    """S' = A^x + A^y + S W: both gates' gradients are the one array dS'."""
+
+    gates = ("x", "y")
+    weights = ("W",)
+
+    def step(self, p, a, s):
+        return a["x"] + a["y"] + s @ p["W"], (s,)
+
+    def step_backward(self, p, ds, cache):
+        (s,) = cache
+        return {"x": ds, "y": ds}, ds @ p["W"].T, {"W": s.T @ ds}
+
+
+class Copy(Cell):
+    """S' = A, returned as the driver's own array; no weights, an empty cache."""
+
+    gates = ("",)
+    weights = ()
+
+    def step(self, p, a, s):
+        return a[""], ()
+
+    def step_backward(self, p, ds, cache):
+        return {"": ds}, np.zeros_like(ds), {}
+
+
+CELLS = {
+    "mgu": MGU,
+    "gru": GRU,
+    "lstm": LSTM,
+    "lstmp": LSTMP,
+    "indrnn": IndRNN,
+    "carry3": Carry3,
+    "linear": Linear,
+    "twogates": TwoGates,
+    "copy": Copy,
+}

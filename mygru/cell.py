@@ -59,6 +59,11 @@ class Cell:
     the rows, which plain numpy code does by itself. The cache ``step`` returns is a tuple
     of arrays with those ``n`` rows first: the driver stores it, and stacks the caches of
     several cells row-wise.
+
+    Neither method may write into its arguments ``p``, ``s``, ``ds`` or into the cache: the
+    states are the results, and with ``bp_lim`` a cache goes back through the cell more
+    than once. The input projections ``a`` are the step's own to overwrite.
+    :func:`mygru.check_cell` checks all of this.
     """
 
     gates: tuple[str, ...] = ()

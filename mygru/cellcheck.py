@@ -54,21 +54,42 @@ def _join(cell: Cell, parts: list | tuple) -> object:
     return parts[0] if len(cell.state) == 1 else tuple(parts)
 
 
+def _unchanged(what: str, before: list, after: list) -> None:
+    """The arrays ``after`` still hold the values ``before`` (copies): the driver reads a
+    state, a weight, a gradient and a cache again after the cell has seen them."""
+    for (name, old), new in zip(before, after):
+        if not np.array_equal(old, new, equal_nan=True):
+            raise AssertionError(
+                f"{what} wrote into {name}: a cell must not write into its arguments or its cache "
+                "(the driver reads them again: the states are the results, and with bp_lim a cache "
+                "goes back through the cell more than once); work on new arrays"
+            )
+
+
 def _step_backward_against_differences(
     cell: Cell, p: dict, D: int, widths: tuple, rng: np.random.Generator, eps: float, atol: float, rtol: float
 ) -> None:
-    """step_backward of a random step against central differences of L = Σ ds ⊙ step."""
+    """step_backward of a random step against central differences of L = Σ ds ⊙ step, and
+    neither writing into what the driver reads again."""
     n = 3
     a = {g: rng.uniform(-1, 1, (n, D)) for g in cell.gates}
     s = [rng.uniform(-1, 1, (n, w)) for w in widths]
     ds = [rng.normal(size=(n, w)) for w in widths]
 
     def loss(p: dict, a: dict, s: list) -> float:
-        new = _parts(cell, cell.step(p, a, _join(cell, s))[0])
+        # ``a`` is the cell's to overwrite (the driver does not read it again): a copy each time
+        new = _parts(cell, cell.step(p, {g: v.copy() for g, v in a.items()}, _join(cell, s))[0])
         return float(sum((d * x).sum() for d, x in zip(ds, new)))
 
-    _, cache = cell.step(p, a, _join(cell, s))
+    kept = [(f"p[{w!r}]", v.copy()) for w, v in p.items()]
+    kept += [(f"s (part {part!r})", v.copy()) for part, v in zip(cell.state, s)]
+    _, cache = cell.step(p, {g: v.copy() for g, v in a.items()}, _join(cell, s))
+    _unchanged(f"{type(cell).__name__}.step", kept, [*p.values(), *s])
+    kept = [(f"p[{w!r}]", v.copy()) for w, v in p.items()]
+    kept += [(f"ds (part {part!r})", v.copy()) for part, v in zip(cell.state, ds)]
+    kept += [(f"its cache[{k}]", np.array(v, copy=True)) for k, v in enumerate(cache)]
     da, ds_prev, dp = cell.step_backward(p, _join(cell, ds), cache)
+    _unchanged(f"{type(cell).__name__}.step_backward", kept, [*p.values(), *ds, *cache])
     checks = [(f"step_backward's da[{g!r}]", da[g], a[g]) for g in cell.gates]
     checks += [
         (f"step_backward's ds_prev (part {part!r})", d, x)
@@ -156,13 +177,25 @@ def check_cell(
     seed = _count("seed", seed, 0)
     eps, atol, rtol = _positive("eps", eps), _positive("atol", atol), _positive("rtol", rtol)
     rng = np.random.default_rng(seed)
+    made = None  # the weights' shapes, when check_cell makes the parameters
     if params is None:
+        made = cell.shapes(C, D)
         shapes: dict[str, tuple[int, ...]] = {f"U{g}": (C, D) for g in gates}
         shapes.update({f"b{g}": (D,) for g in gates if cell.bias})
-        shapes.update(cell.shapes(C, D))
+        shapes.update(made)
         params = {name: 0.5 * rng.normal(size=shapes[name]) for name in expected}
     elif not isinstance(params, Mapping):
         raise TypeError(f"params must be None or a dict of arrays, got {type(params).__name__}")
+    else:
+        owner = type(cell).__name__
+        missing = [k for k in expected if k not in params]
+        if missing:
+            raise ValueError(f"params has no {missing[0]!r}: {owner} takes {tuple(expected)}")
+        extra = [k for k in params if k not in expected]
+        if extra:
+            raise ValueError(
+                f"params has {extra[0]!r}, which {owner} does not take (it takes {tuple(expected)})"
+            )
     p = {name: np.array(v, dtype=np.float64) for name, v in params.items()}
     for name, v in p.items():
         if not np.all(np.isfinite(v)):
@@ -170,9 +203,19 @@ def check_cell(
     widths = cell.widths(D, {w: p[w] for w in weights if w in p})
     X = rng.normal(size=(T, N, C))
     s0 = [0.5 * rng.normal(size=(N, w)) for w in widths]
-    _step_backward_against_differences(
-        cell, {w: p[w] for w in weights}, D, tuple(widths), rng, eps, atol, rtol
-    )
+    try:
+        _step_backward_against_differences(
+            cell, {w: p[w] for w in weights}, D, tuple(widths), rng, eps, atol, rtol
+        )
+    except (ValueError, IndexError, KeyError) as e:
+        if made is None:
+            raise
+        owner = type(cell).__name__
+        raise ValueError(
+            f"{owner}'s step failed on weights of the shapes {owner}.shapes({C}, {D}) gives, {made} "
+            f"({type(e).__name__}: {e}): give {owner} a shapes() method that returns its weights' "
+            "shapes, or pass params="
+        ) from e
 
     lengths = rng.integers(1, T + 1, size=N)
     lengths[0] = T

@@ -77,3 +77,40 @@ def test_bad_arguments_are_named(kwargs, error, match):
 def test_a_class_is_not_a_cell():
     with pytest.raises(TypeError, match=r"call it, Elman\(\)"):
         mygru.check_cell(Elman)
+
+
+class WritesIntoItsState(Elman):
+    def step(self, p, a, s):
+        s_new, cache = super().step(p, a, s)
+        s *= 0.5  # the driver's S_{t-1}: one of the results
+        return s_new, cache
+
+
+class VectorWeight(mygru.Cell):
+    """S_t = relu(A_t + u ⊙ S_{t-1}) with u (D,), without a shapes() of its own."""
+
+    gates, weights = ("",), ("u",)
+
+    def step(self, p, a, s):
+        s_new = np.maximum(a[""] + p["u"] * s, 0)
+        return s_new, (s, s_new)
+
+    def step_backward(self, p, ds, cache):
+        s, s_new = cache
+        da = ds * (s_new > 0)
+        return {"": da}, da * p["u"], {"u": (da * s).sum(axis=0)}
+
+
+def test_a_step_that_writes_into_its_state_is_named():
+    with pytest.raises(
+        AssertionError, match=r"Elman.step wrote into s \(part 's'\)|WritesIntoItsState.step wrote into s"
+    ):
+        mygru.check_cell(WritesIntoItsState())
+
+
+def test_default_shapes_that_do_not_fit_the_cell_point_to_shapes():
+    with pytest.raises(
+        ValueError, match=r"VectorWeight.shapes\(3, 4\) gives, \{'u': \(4, 4\)\}.*shapes\(\) method"
+    ):
+        mygru.check_cell(VectorWeight())
+    mygru.check_cell(VectorWeight(), params={"U": np.ones((3, 4)), "b": np.zeros(4), "u": np.full(4, 0.5)})

@@ -1013,15 +1013,11 @@ def test_a_cache_scribbled_on_gives_wrong_truncated_gradients():
         run_and_check(fixed_problem("mgu", rng, 5, 3, 2, 3, bp_lim=1, cell=ScribblesOnItsCache()))
 
 
-@pytest.mark.xfail(
-    strict=True, reason="reported: check_cell passes a step_backward that writes into its cache"
-)
 def test_check_cell_fails_a_backward_that_writes_into_its_cache():
     with pytest.raises((AssertionError, ValueError, TypeError)):
         mygru.check_cell(ScribblesOnItsCache(), 3, 4, params=check_params("mgu"))
 
 
-@pytest.mark.xfail(strict=True, reason="reported: check_cell reuses a after a step wrote into it")
 def test_check_cell_does_not_blame_the_backward_of_a_step_that_writes_into_a():
     rng = np.random.default_rng(16)
     run_and_check(fixed_problem("mgu", rng, 5, 3, 2, 3, bp_lim=1, lengths=[5, 2, 4], cell=WritesIntoA()))
@@ -1031,7 +1027,6 @@ def test_check_cell_does_not_blame_the_backward_of_a_step_that_writes_into_a():
         assert re.search(r"(?i)in place|wr[io]te|writes|modif|changed", str(e)), str(e)
 
 
-@pytest.mark.xfail(strict=True, reason="reported: check_cell raises a bare KeyError for a missing param")
 def test_check_cell_names_a_missing_param():
     params = check_params("mgu")
     del params["Wh"]

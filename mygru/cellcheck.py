@@ -126,7 +126,7 @@ def check_cell(
 
     First the cell's ``step_backward`` against central finite differences of its
     ``step`` (every gate's ``da``, every part of ``ds_prev``, every weight's ``dp``), then
-    the whole operation against the plain reference driver (:mod:`mygru.plain.cell`, a
+    the whole operation against the plain reference driver (``mygru.plain.cell``, a
     Python loop over the cell's own steps): the states, ``.grad`` of every state part,
     and the gradients of X, every parameter and the initial state, with full BPTT,
     ``bp_lim``, ``lengths``, ``dropout`` and the three together.
@@ -148,7 +148,7 @@ def check_cell(
     eps : float, keyword-only
         The finite-difference step.
     atol, rtol : float, keyword-only
-        A value a passes against the reference r if |a − r| <= atol + rtol·|r|.
+        A value a passes against the reference r if abs(a − r) <= atol + rtol·abs(r).
 
     Raises
     ------

@@ -240,7 +240,7 @@ class Recurrent(_Recurrent):
     parameters : Tuple[mygrad.Tensor, ...]
         All of them, layer by layer, forward before reverse.
     training : bool
-        Set by :meth:`train` / :meth:`eval`; both dropouts act only while True.
+        Set by ``train()`` / ``eval()``; both dropouts act only while True.
 
     Notes
     -----

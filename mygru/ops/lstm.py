@@ -36,7 +36,7 @@ class LSTMOp(RecurrentOp):
 
     The kernel's state has two parts, S and c; this op's output is ``s``, and the cell
     states ``c`` are the output of a second, small operation of ``s`` (a
-    :class:`~mygru.ops._base.StatePartOp`), which mygrad therefore runs first in
+    ``StatePartOp``), which mygrad therefore runs first in
     ``backward``: it hands dL/dc to this op, whose one backward then takes both
     gradients.
 

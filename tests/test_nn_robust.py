@@ -127,6 +127,17 @@ def test_a_cell_state_carried_across_backward_passes_works(cls):
     assert cell.weight_ih.grad is not None
 
 
+def test_a_spent_state_a_few_operations_past_the_module_is_read_as_a_constant():
+    m = nn.LSTM(3, 4, rng=0)
+    x = np.ones((5, 2, 3), np.float32)
+    out, (h, c) = m(x)
+    hx = (mg.tanh(h * 2.0) + 0.0, c[:, ::-1] * 1.0)  # the user's own steps between calls
+    out.sum().backward()
+    out, _ = m(x, hx)
+    out.sum().backward()
+    assert m.weight_ih_l0.grad is not None
+
+
 def test_the_functional_ops_read_a_spent_initial_state_as_a_constant():
     rng = np.random.default_rng(0)
     params = [mg.tensor(rng.normal(size=shape)) for shape in [(3, 4), (4, 4), (4,)] * 3]

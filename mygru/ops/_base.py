@@ -182,8 +182,9 @@ def lockable(a):
 
 
 # how many operations ``released`` looks at, upstream of a tensor, at most: a module's
-# or an op's result shows a released graph within a few
-_RELEASED_DEPTH = 256
+# or an op's result shows a released graph within four, and a state carried on through
+# a long live graph (a cell's loop) costs a call no more than this many
+_RELEASED_DEPTH = 16
 
 
 def released(t):

@@ -503,7 +503,10 @@ def main(argv=None):
         help=f"the sizes to time, (T, N, C, D) each: {sizes} (default: all)",
     )
     parser.add_argument(
-        "--dtype", choices=["float32", "float64", "both"], default="both", help="the dtype to time in (default both)"
+        "--dtype",
+        choices=["float32", "float64", "both"],
+        default="both",
+        help="the dtype to time in (default both)",
     )
     parser.add_argument(
         "--repeat", type=positive(int), default=7, help="interleaved samples per median, >= 1 (default 7)"

@@ -208,6 +208,15 @@ def test_a_parameter_that_is_no_tensor_is_named_by_the_call_and_state_dict(value
         m(np.ones((5, 2, 3), np.float32))
 
 
+def test_a_parameter_over_memory_mygrad_cannot_lock_is_named():
+    m = nn.GRU(3, 32)
+    m.weight_hh_l0 = pickle.loads(pickle.dumps(mg.tensor(np.zeros((96, 32), np.float32))))
+    with pytest.raises(
+        TypeError, match=r"weight_hh_l0 is a mygrad Tensor over memory that mygrad cannot lock"
+    ):
+        m(np.ones((5, 2, 3), np.float32))
+
+
 # --------------------------------------------------------------------------- from torch
 
 

@@ -3,6 +3,7 @@
 import os
 import sys
 
+from . import __version__
 from .bench import THREAD_VARS
 
 USAGE = """usage: python -m mygru {demo,bench} [options]
@@ -15,7 +16,8 @@ Both run with one BLAS thread (set for you), which is fastest at these sizes.
   bench  time mygru against mygrad's gru and torch.nn.GRU (peers from the
          `bench` extra; a missing peer is reported, not fatal)
 
-Run `python -m mygru demo --help` or `python -m mygru bench --help` for options."""
+Run `python -m mygru demo --help` or `python -m mygru bench --help` for options,
+`python -m mygru --version` for the version."""
 
 
 def _one_blas_thread(argv):
@@ -35,6 +37,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(USAGE)
+        return 0
+    if argv[0] in ("-V", "--version"):
+        print(f"mygru {__version__}")
         return 0
     command, rest = argv[0], argv[1:]
     if from_command_line and command in ("demo", "bench"):

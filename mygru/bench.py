@@ -6,7 +6,6 @@ BLAS / torch thread; each row reports medians and the peer/mygru time ratios
 (> 1 means mygru is faster). A peer that is not installed is reported as missing.
 """
 
-import argparse
 import json
 import os
 import subprocess
@@ -15,6 +14,8 @@ import time
 import tracemalloc
 
 import numpy as np
+
+from ._cli import Parser, output_file, positive
 
 SIZES = {  # (T, N, C, D), the sizes of docs/benchmarks.md
     "tiny": (20, 1, 8, 16),
@@ -485,11 +486,34 @@ def report_default_threads(size, dtypes, repeat, one_thread, results):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m mygru bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
-    parser.add_argument("--dtype", choices=["float32", "float64", "both"], default="both")
-    parser.add_argument("--repeat", type=int, default=7, help="interleaved samples per median (>= 1)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser = Parser(
+        prog="python -m mygru bench",
+        description="Time mygru side by side with mygrad's gru and torch.nn.GRU (and mygru.lstm "
+        "with torch.nn.LSTM), in one process, interleaved, at one BLAS and torch thread. "
+        "Each row reports medians and the peer/mygru time ratios (> 1: mygru is faster). "
+        "A peer that is not installed is reported as missing.",
+    )
+    sizes = ", ".join(f"{name} {shape}" for name, shape in SIZES.items())
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        choices=list(SIZES),
+        default=list(SIZES),
+        metavar="SIZE",
+        help=f"the sizes to time, (T, N, C, D) each: {sizes} (default: all)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float64", "both"],
+        default="both",
+        help="the dtype to time in (default both)",
+    )
+    parser.add_argument(
+        "--repeat", type=positive(int), default=7, help="interleaved samples per median, >= 1 (default 7)"
+    )
+    parser.add_argument(
+        "--json", metavar="PATH", type=output_file(), help="also write the results as JSON to PATH"
+    )
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocess runs")
     parser.add_argument(
         "--no-end-to-end", action="store_true", help="skip the 300-step training runs in fresh processes"
@@ -498,8 +522,6 @@ def main(argv=None):
         "--no-threads", action="store_true", help="skip the course size at the default thread count"
     )
     args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error(f"--repeat must be >= 1, got {args.repeat}")
 
     found = peers()
     impls = {"mygru": None, **{k: v for k, v in found.items() if not isinstance(v, str)}}

@@ -11,7 +11,6 @@ predict from their last state with a linear readout; all are trained by mynn's
 Adam on the same batches.
 """
 
-import argparse
 import importlib.util
 import os
 import sys
@@ -20,6 +19,8 @@ import mygrad as mg
 import numpy as np
 
 import mygru
+
+from ._cli import Parser, output_file, positive
 
 __all__ = ["adding_problem", "main"]
 
@@ -134,9 +135,9 @@ def verdict(mse, baseline):
 
 
 def draw(path, args, losses, baseline, gate, marked, x, answer):
-    """Writes the PNG: (a) the loss curves, (b) the GRU's update gate ``gate`` (T, D)
-    on one sequence ``x`` (T, 1, 2) with marked steps ``marked`` (2,), for which the
-    GRU answered ``answer``."""
+    """Writes the picture (PNG, PDF or SVG, the format of the suffix of ``path``): (a) the
+    loss curves, (b) the GRU's update gate ``gate`` (T, D) on one sequence ``x`` (T, 1, 2)
+    with marked steps ``marked`` (2,), for which the GRU answered ``answer``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -194,26 +195,14 @@ def draw(path, args, losses, baseline, gate, marked, x, answer):
         pad=18,
     )
     fig.colorbar(image, ax=bottom, label="$Z_t$   (1: keep the state, 0: overwrite it)")
-    fig.savefig(path, format="png", dpi=110)
+    fig.savefig(path, format=os.path.splitext(path)[1][1:].lower(), dpi=110)
 
 
-def positive(kind):
-    """An argparse type: a number of type ``kind`` that must be > 0."""
-
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a {kind.__name__} > 0, got {text!r}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
-        return value
-
-    return parse
+PICTURE_FORMATS = (".png", ".pdf", ".svg")  # matplotlib writes each without extra packages
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m mygru demo",
         description="Train an Elman RNN, a GRU and an LSTM side by side on the adding "
         "problem and draw the loss curves and the GRU's update gate.",
@@ -225,7 +214,7 @@ def parse_args(argv):
         ("--hidden", positive(int), 32, "hidden units D"),
         ("--lr", positive(float), 0.02, "Adam's learning rate"),
         ("--seed", int, 0, "seed of everything random, >= 0"),
-        ("--out", str, "mygru_demo.png", "the PNG to write"),
+        ("--out", output_file(PICTURE_FORMATS), "mygru_demo.png", "the picture to write: .png, .pdf or .svg"),
     ]:
         parser.add_argument(flag, type=kind, default=default, help=f"{meaning} (default {default})")
     args = parser.parse_args(argv)
@@ -233,8 +222,6 @@ def parse_args(argv):
         parser.error(f"argument --seq-len: must be >= 2 (two marked steps), got {args.seq_len}")
     if args.seed < 0:
         parser.error(f"argument --seed: must be >= 0, got {args.seed}")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(args.out))):
-        parser.error(f"argument --out: the directory of {args.out!r} does not exist")
     return args
 
 

@@ -58,7 +58,7 @@ def test_repeat_must_be_positive(no_peers, capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(["--sizes", "tiny", "--repeat", "0"])
     assert exc.value.code == 2
-    assert "--repeat must be >= 1, got 0" in capsys.readouterr().err
+    assert "argument --repeat: must be an int > 0, got '0'" in capsys.readouterr().err
 
 
 def test_peak_memory_covers_what_backward_returns():

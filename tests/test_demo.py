@@ -98,6 +98,13 @@ def test_demo_writes_a_png_and_prints_a_verdict(tmp_path, capsys):
     assert baseline == pytest.approx(1 / 6, abs=0.03)
 
 
+@pytest.mark.parametrize("name, magic", [("demo.pdf", b"%PDF-"), ("demo.SVG", b"<?xml")])
+def test_demo_writes_the_format_of_the_suffix(name, magic, tmp_path, capsys):
+    out = tmp_path / name
+    assert main(TINY + ["--out", str(out)]) == 0
+    assert out.read_bytes().startswith(magic)
+
+
 def test_demo_is_deterministic_given_the_seed(tmp_path, capsys):
     def run(seed):
         assert main(TINY + ["--seed", str(seed), "--out", str(tmp_path / f"{seed}.png")]) == 0

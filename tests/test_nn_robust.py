@@ -127,6 +127,17 @@ def test_a_cell_state_carried_across_backward_passes_works(cls):
     assert cell.weight_ih.grad is not None
 
 
+def test_a_spent_state_a_few_operations_past_the_module_is_read_as_a_constant():
+    m = nn.LSTM(3, 4, rng=0)
+    x = np.ones((5, 2, 3), np.float32)
+    out, (h, c) = m(x)
+    hx = (mg.tanh(h * 2.0) + 0.0, c[:, ::-1] * 1.0)  # the user's own steps between calls
+    out.sum().backward()
+    out, _ = m(x, hx)
+    out.sum().backward()
+    assert m.weight_ih_l0.grad is not None
+
+
 def test_the_functional_ops_read_a_spent_initial_state_as_a_constant():
     rng = np.random.default_rng(0)
     params = [mg.tensor(rng.normal(size=shape)) for shape in [(3, 4), (4, 4), (4,)] * 3]
@@ -194,6 +205,15 @@ def test_a_parameter_that_is_no_tensor_is_named_by_the_call_and_state_dict(value
         m.state_dict()
     m.weight_hh_l0 = None
     with pytest.raises(TypeError, match="weight_hh_l0 must be a mygrad Tensor"):
+        m(np.ones((5, 2, 3), np.float32))
+
+
+def test_a_parameter_over_memory_mygrad_cannot_lock_is_named():
+    m = nn.GRU(3, 32)
+    m.weight_hh_l0 = pickle.loads(pickle.dumps(mg.tensor(np.zeros((96, 32), np.float32))))
+    with pytest.raises(
+        TypeError, match=r"weight_hh_l0 is a mygrad Tensor over memory that mygrad cannot lock"
+    ):
         m(np.ones((5, 2, 3), np.float32))
 
 

@@ -1,5 +1,9 @@
 """Central finite differences in float64 against the hand-written backward."""
 
+import re
+import warnings
+from pathlib import Path
+
 import mygrad as mg
 import numpy as np
 import pytest
@@ -67,37 +71,92 @@ def test_gradients_match_finite_differences(kind, kwargs):
 # --------------------------------------------------------------------------- non-finite values (docs: conventions)
 
 
+KINDS = ["gru", "lstm", "rnn"]  # the cells whose states stay finite for an infinite input (tanh only)
+GATES = {"gru": 3, "lstm": 4, "rnn": 1, "relu": 1}
+
+
 def nonfinite_case(kind, X):
     rng = np.random.default_rng(5)
     C, D = X.shape[-1], 4
-    params = [
-        mg.tensor(rng.normal(size=sh) * 0.5) for sh in [(C, D), (D, D), (D,)] * (3 if kind == "gru" else 1)
-    ]
+    params = [mg.tensor(rng.normal(size=sh) * 0.5) for sh in [(C, D), (D, D), (D,)] * GATES[kind]]
     Xt = mg.tensor(X)
-    s = mygru.gru(Xt, *params) if kind == "gru" else mygru.rnn(Xt, *params)
+    if kind == "gru":
+        s = mygru.gru(Xt, *params)
+    elif kind == "lstm":
+        s = mygru.lstm(Xt, *params)[0]
+    else:
+        s = mygru.rnn(Xt, *params, nonlinearity="relu" if kind == "relu" else "tanh")
     s.backward(np.ones(s.shape))
     return s, Xt, params
 
 
-@pytest.mark.parametrize("kind", ["gru", "rnn"])
-def test_nan_spreads_silently_to_what_it_reaches(kind):
-    X = np.random.default_rng(6).normal(size=(4, 2, 3))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", [*KINDS, "relu"])
+def test_nan_spreads_silently_to_what_it_reaches(kind, dtype):
+    X = np.random.default_rng(6).normal(size=(4, 2, 3)).astype(dtype)
     X[1, 0, 0] = np.nan
-    s, Xt, params = nonfinite_case(kind, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no error and no warning
+        s, Xt, params = nonfinite_case(kind, X)
     assert np.all(np.isfinite(s.data[:2])) and np.all(np.isfinite(s.data[:, 1]))  # before it, and batch row 1
     assert np.all(np.isnan(s.data[2:, 0]))
-    assert np.isnan(Xt.grad[:2, 0]).all() and np.isfinite(Xt.grad[:, 1]).all()
-    assert all(np.isnan(p.grad).any() for p in params)
+    weights = [p for p in params if p.ndim == 2]
+    assert all(np.isnan(p.grad).any() for p in weights)
+    assert np.isfinite(Xt.grad[:, 1]).all()
+    if kind != "relu":  # (relu's derivative at a NaN state is 0: NaN > 0 is False)
+        assert np.isnan(Xt.grad[:2, 0]).all() and all(np.isnan(p.grad).any() for p in params)
 
 
-@pytest.mark.parametrize("kind", ["gru", "rnn"])
-def test_inf_in_x_saturates_the_states_and_makes_the_input_weights_gradient_nan(kind):
-    X = np.random.default_rng(6).normal(size=(4, 2, 3))
+def _conventions_page():
+    """The text of docs/conventions.md, each run of white space one space (so that a quote
+    broken across lines reads whole)."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "conventions.md").read_text(encoding="utf-8")
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", KINDS)
+def test_inf_in_x_saturates_the_states_and_makes_the_input_weights_gradient_nan(kind, dtype):
+    X = np.random.default_rng(6).normal(size=(4, 2, 3)).astype(dtype)
     X[1, 0, 0] = np.inf
-    with pytest.warns(RuntimeWarning, match="invalid value encountered"):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         s, Xt, params = nonfinite_case(kind, X)
     assert np.all(np.isfinite(s.data)) and np.all(np.isfinite(Xt.grad))
     assert np.isnan(params[0].grad).any() and np.all(np.isfinite(params[1].grad))
+    # any warning is one that the conventions page quotes (which ones come depends on
+    # numpy's version and its BLAS)
+    quoted = set(re.findall(r"invalid value encountered in (\w+)", _conventions_page()))
+    for w in seen:
+        assert w.category is RuntimeWarning
+        said = re.fullmatch(r"invalid value encountered in (\w+)", str(w.message))
+        assert said and said[1] in quoted, f"{w.message!r} is not what the conventions page quotes ({quoted})"
+
+
+def test_inf_in_x_makes_the_relu_cells_states_non_finite():
+    X = np.random.default_rng(6).normal(size=(4, 2, 3))
+    X[1, 0, 0] = np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        s, _, _ = nonfinite_case("relu", X)
+    assert not np.all(np.isfinite(s.data[2:, 0])) and np.all(np.isfinite(s.data[:, 1]))
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_overflow_inside_the_gated_loops_is_silent_and_saturates_the_gates(kind):
+    """An initial state near float32's largest number: the products S_0 W overflow inside
+    the loop, with no warning and no error even under ``np.errstate(over="raise")``."""
+    rng = np.random.default_rng(8)
+    T, N, C, D = 4, 2, 3, 5
+    params = [(rng.normal(size=sh) * 3).astype(np.float32) for sh in [(C, D), (D, D), (D,)] * GATES[kind]]
+    s0 = np.where(rng.random((N, D)) < 0.5, -3e38, 3e38).astype(np.float32)
+    X = rng.normal(size=(T, N, C)).astype(np.float32)
+    with warnings.catch_warnings(), np.errstate(over="raise"):
+        warnings.simplefilter("error")
+        s = mygru.gru(X, *params, s0=s0) if kind == "gru" else mygru.lstm(X, *params, s0=s0)[0]
+    assert np.all(np.isfinite(s.data))
+    with np.errstate(over="ignore"):
+        assert np.isinf(s0 @ params[1]).any()  # the product did overflow
 
 
 def test_a_relu_cell_with_gain_above_one_overflows_float32_after_88_over_ln_gain_steps():
@@ -109,9 +168,14 @@ def test_a_relu_cell_with_gain_above_one_overflows_float32_after_88_over_ln_gain
     X, U = np.abs(rng.normal(size=(T, N, C))), np.abs(rng.normal(size=(C, D)))
     W, b = np.eye(D) * gain, np.zeros(D)
     W32 = mg.tensor(W.astype(np.float32))
-    with pytest.warns(RuntimeWarning, match="overflow|invalid value"):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
         s = mygru.rnn(*(a.astype(np.float32) for a in (X, U)), W32, b.astype(np.float32), nonlinearity="relu")
         s.backward(np.ones(s.shape))
+    # any warning is one that the conventions page quotes
+    quoted = set(re.findall(r"(?:invalid value|overflow) encountered in \w+", _conventions_page()))
+    for w in seen:
+        assert w.category is RuntimeWarning and str(w.message) in quoted, (str(w.message), quoted)
     first_inf = np.argmax(np.isinf(s.data).any(axis=(1, 2)))
     assert s.dtype == np.float32 and abs(first_inf - 88.7 / np.log(gain)) < 4
     assert np.isnan(W32.grad).any()

@@ -15,7 +15,9 @@ from mygrad import Tensor
 from .._typing import ArrayLike, Seed
 from ..ops._base import (
     check_rng,
+    own_memory,
     real_array,
+    unlockable_message,
 )
 
 # --------------------------------------------------------------------------- checks
@@ -154,6 +156,8 @@ class _Module:
                     f"{name} must have shape {shape} (a parameter of {self!r}), got shape {value.shape}"
                 )
             real_array(name, value)
+            if not own_memory(value.data):
+                raise TypeError(unlockable_message(name))
 
     @property
     def parameters(self) -> tuple[Tensor, ...]:

@@ -31,8 +31,10 @@ __all__ = [
     "check_rng",
     "deepcopy_with_weak_references",
     "lockable",
+    "own_memory",
     "real_array",
     "released",
+    "unlockable_message",
 ]
 
 
@@ -163,7 +165,7 @@ def as_array(name, value):
         ) from None
 
 
-def _own_memory(a):
+def own_memory(a):
     """Whether the memory of array ``a`` is a numpy array's, which mygrad's memory guard
     can lock: not that of ``t.numpy()`` of a torch tensor, a buffer (numpy unpickles a
     large array onto ``bytes``) or a memmap."""
@@ -178,12 +180,13 @@ def lockable(a):
     torch tensor, a buffer, a memmap): mygrad's memory guard locks an array and its
     ``base`` through numpy's flags and fails, in every mygrad operation, on a base of
     another kind. Whatever owns the memory is never written to either way."""
-    return a if _own_memory(a) else a.copy()
+    return a if own_memory(a) else a.copy()
 
 
 # how many operations ``released`` looks at, upstream of a tensor, at most: a module's
-# or an op's result shows a released graph within a few
-_RELEASED_DEPTH = 256
+# or an op's result shows a released graph within four, and a state carried on through
+# a long live graph (a cell's loop) costs a call no more than this many
+_RELEASED_DEPTH = 16
 
 
 def released(t):
@@ -216,15 +219,20 @@ def as_input(name: str, value: object, a: np.ndarray) -> Tensor | np.ndarray:
     values; a non-constant one over such memory is a TypeError naming ``name``."""
     if not isinstance(value, Tensor) or released(value):
         return lockable(a)
-    if _own_memory(a):
+    if own_memory(a):
         return value
     if not value._constant:
-        raise TypeError(
-            f"{name} is a mygrad Tensor over memory that mygrad cannot lock (numpy unpickles a "
-            f"large array onto a bytes buffer): mygrad cannot track it; use a copy, "
-            f"{name} = mg.tensor({name})"
-        )
+        raise TypeError(unlockable_message(name))
     return a.copy()
+
+
+def unlockable_message(name):
+    """The error for a non-constant Tensor ``name`` over memory mygrad cannot lock."""
+    return (
+        f"{name} is a mygrad Tensor over memory that mygrad cannot lock (numpy unpickles a "
+        f"large array onto a bytes buffer): mygrad cannot track it; use a copy, "
+        f"{name} = mg.tensor({name})"
+    )
 
 
 # the dtypes mygru computes in or promotes (integers too): everything else is refused

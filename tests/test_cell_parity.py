@@ -4,6 +4,8 @@ and the LSTM written as :class:`mygru.Cell` subclasses in plain numpy, through
 gradient, ``.grad`` of every state part), with full and truncated BPTT, lengths and
 dropout (both ops draw their masks in the same order from the same seed)."""
 
+from typing import ClassVar
+
 import mygrad as mg
 import numpy as np
 import pytest
@@ -114,3 +116,31 @@ def test_lstm_user_cell_with_two_parts_equals_lstm(bp_lim, lengths, dropout):
         np.testing.assert_allclose(q[name].grad, p[name].grad, atol=1e-10, err_msg=name)
     np.testing.assert_allclose(s0.grad, p["s0"].grad, atol=1e-10)
     np.testing.assert_allclose(c0.grad, p["c0"].grad, atol=1e-10)
+
+
+class Counted(Elman):
+    """The Elman cell, recording the rows of every step it runs."""
+
+    rows: ClassVar[list] = []
+
+    def step(self, p, a, s):
+        Counted.rows.append(len(s))
+        return super().step(p, a, s)
+
+
+def test_a_cell_class_is_tried_once_per_setting_not_per_instance():
+    """recurrence tries a cell's step on a few rows of its own before the first call with
+    a class, its attributes, dtype and sizes; a fresh instance of the same is not tried
+    again (modules and loops may make one per call)."""
+    X, p = np.ones((3, 2, 2)), {"U": np.ones((2, 5)), "b": np.zeros(5), "W": np.eye(5) * 0.5}
+    Counted.rows.clear()
+    mygru.recurrence(Counted(), X, p)
+    assert Counted.rows == [6, 2, 2, 2]  # the try on 1 + D rows, then the three steps
+    Counted.rows.clear()
+    mygru.recurrence(Counted(), X, p)
+    assert Counted.rows == [2, 2, 2]
+    cell = Counted()
+    cell.scale = 2.0  # another setting: tried again
+    Counted.rows.clear()
+    mygru.recurrence(cell, X, p)
+    assert Counted.rows == [6, 2, 2, 2]

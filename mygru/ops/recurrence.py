@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from numbers import Integral
 from typing import Any
@@ -177,23 +176,33 @@ def check_widths(cell, D, weights):
     return tuple(int(w) for w in widths)
 
 
-# cells whose step and step_backward have been tried, with the sizes they were tried at
-_PROBED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# the cells whose step and step_backward have been tried: (class, instance attributes,
+# dtype and sizes) of each, so that a new instance of a cell class tried before, with the
+# same settings, is not tried again (a module or a loop may make one per call)
+_PROBED: set = set()
 
 
 def _probe(checked):
     """Run the cell's ``step`` and ``step_backward`` once on a few rows of made-up values
     and check what they return (shapes, the cache, a gradient for every gate and weight),
-    so that a bad cell fails here, by name, before any work. Once per cell, dtype and
-    set of sizes."""
+    so that a bad cell fails here, by name, before any work. Once per cell class, instance
+    attributes, dtype and set of sizes (every call for a cell whose attributes cannot be
+    hashed)."""
     cell, D, dtype, widths = checked.cell, checked.D, checked.dtype, checked.widths
     p = {w: checked.arrays[w].astype(dtype) for w in cell.weights}
-    key = (D, widths, dtype, tuple((w, a.shape) for w, a in p.items()))
     try:
-        seen = _PROBED.setdefault(cell, set())
-    except TypeError:  # a cell that cannot be weakly referenced is tried every call
-        seen = set()
-    if key in seen:
+        key = (
+            type(cell),
+            tuple(sorted(vars(cell).items())),
+            D,
+            widths,
+            dtype,
+            tuple((w, a.shape) for w, a in p.items()),
+        )
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _PROBED:
         return
     # more rows than any size of a weight, so that a weight in the cache is caught
     n = 1 + max([D, *widths, *(d for a in p.values() for d in a.shape)])
@@ -206,7 +215,10 @@ def _probe(checked):
         ds = tuple(rng.uniform(-0.5, 0.5, (n, w)).astype(dtype) for w in widths)
         result = cell.step_backward(p, ds[0] if one else ds, cache)
     check_step_backward(cell, result, n, D, widths, p)
-    seen.add(key)
+    if key is not None:
+        if len(_PROBED) > 4096:  # (a bound on what a long session can add)
+            _PROBED.clear()
+        _PROBED.add(key)
 
 
 class RecurrenceOp(RecurrentOp):

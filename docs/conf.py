@@ -43,25 +43,38 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 # Math is rendered once, at build time, by the KaTeX that sphinxcontrib-katex bundles
-# (run under node), to MathML, which browsers draw natively: the pages load no script,
-# no stylesheet and no font from a CDN. A formula KaTeX cannot parse fails the build
-# instead of showing in red. (With prerendering the extension reads no katex_options,
-# only its module defaults.)
+# (run under node), to KaTeX's HTML (boxes placed by its stylesheet, in its own fonts)
+# with a MathML copy beside it for screen readers. The stylesheet and the fonts are
+# KaTeX's own, of the same version, shipped in _static/katex (MIT, licence beside them),
+# so the pages load no script, stylesheet or font from another host and the math looks
+# the same in every browser. A formula KaTeX cannot parse fails the build instead of
+# showing in red. (With prerendering the extension reads no katex_options, only its
+# module defaults.)
 katex_prerender = True
 if shutil.which("node") is None:
     raise RuntimeError(
         "the docs render their math at build time with KaTeX, which runs under Node.js: "
         "install node (for example `apt-get install nodejs`)"
     )
-sphinxcontrib.katex.KATEX_DEFAULT_OPTIONS.update(output="mathml", throwOnError=True)
+sphinxcontrib.katex.KATEX_DEFAULT_OPTIONS.update(output="htmlAndMathml", throwOnError=True)
+# KaTeX's HTML is only right with the stylesheet of the version that rendered it
+_css_version = re.search(
+    r'katex-version:after\{content:"([^"]+)"', (ROOT / "docs/_static/katex/katex.min.css").read_text()
+)
+if _css_version is None or _css_version.group(1) != sphinxcontrib.katex.katex_version:
+    raise RuntimeError(
+        f"docs/_static/katex is KaTeX {_css_version and _css_version.group(1)}, but sphinxcontrib-katex "
+        f"renders with KaTeX {sphinxcontrib.katex.katex_version}: replace docs/_static/katex with "
+        "that version's katex.min.css and fonts (docs/_static/katex/README.md)"
+    )
 # The renderer runs as a node server. Its unix-socket start connects as soon as the
 # socket file exists, which can be before the server listens (ConnectionRefusedError,
 # seen on a loaded 2-core machine); its loopback-TCP start retries until the server
 # answers, so the build uses that one, with room for a slow start on a loaded machine.
 sphinxcontrib.katex.KaTeXServer.start_server_process = sphinxcontrib.katex.KaTeXServer.start_network_socket
 sphinxcontrib.katex.STARTUP_TIMEOUT = sphinxcontrib.katex.RENDER_TIMEOUT = 60.0
-# the extension links katex_css_path on every page; ours styles the MathML
-katex_css_path = "math.css"
+# the extension links katex_css_path on every page: KaTeX's stylesheet, from _static
+katex_css_path = "katex/katex.min.css"
 
 # numpydoc would otherwise list every method inherited from mygrad's Operation
 numpydoc_show_class_members = False

@@ -104,11 +104,12 @@ def gru(
         Initial state; zeros when None. A non-constant Tensor gets a gradient;
         None, an array or a constant Tensor do not.
     bp_lim : None or int >= 0
-        Truncated back-propagation through time: the loss term at output t flows
-        back through the cells t, t-1, ..., max(1, t - bp_lim) only; the state
-        entering that window counts as a constant, except that a window reaching
-        past the start (t - bp_lim <= 0) flows on into ``s0``. None (full BPTT) and
-        any bp_lim >= T are the same. See the docs' page on bp_lim.
+        Truncated back-propagation through time: the loss term at output t crosses
+        at most the bp_lim cells t, ..., t - bp_lim + 1, so it reaches the weights of
+        the cells t, ..., max(1, t - bp_lim); the state entering that window counts
+        as a constant, except that a window reaching past the start
+        (t - bp_lim <= 0) flows on into ``s0``. None (full BPTT) and any
+        bp_lim >= T are the same. See the docs' page on bp_lim.
     dropout : float in [0, 1)
         mygrad's scheme: one (N, D) mask per gate on the input projection X_t U,
         shared by all steps (the idea of [1], applied after the product rather than

@@ -33,11 +33,12 @@ def step(p, x, state):
 
 
 def step_backward(p, dstate, cache):
-    """Back through one cell: from (dL/dS_t, dL/dc_t) to (dL/dS_{t-1}, dL/dc_{t-1})
-    (through this cell), dL/dX_t and this cell's part of every weight gradient.
+    """Back through one cell: from the totals (Δ_t, Δ^c_t) of S_t and c_t to what this
+    cell sends back to (S_{t-1}, c_{t-1}), dL/dX_t and this cell's part of every weight
+    gradient.
 
-    dL/dc_t arrives holding what flowed back from c_{t+1} (and from outside): c_t is
-    used twice, by S_t and by c_{t+1}, and its gradient adds both."""
+    Δ^c_t (``dc`` here) holds what reached c_t from cell t+1 and from outside; inside
+    this cell c_t has one more use, by V_t, whose gradient is added to it."""
     dS, dc = dstate
     x, s_prev, c_prev, i, f, g, o, c, v = cache
     dW = {}
@@ -46,7 +47,7 @@ def step_backward(p, dstate, cache):
         dS = dS @ p["Wp"].T  # now dL/dV_t
     tanh_c = np.tanh(c)
     dO = dS * tanh_c  # (11)
-    dc = dc + dS * o * (1 - tanh_c**2)  # (11): c_t's second use
+    dc = dc + dS * o * (1 - tanh_c**2)  # (11): c_t's use by V_t
     dF, dc_prev, dI, dG = dc * c_prev, dc * f, dc * g, dc * i  # (10)
     dAi = dI * i * (1 - i)
     dAf = dF * f * (1 - f)

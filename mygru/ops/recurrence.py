@@ -346,12 +346,13 @@ def recurrence(
     ...         da = ds * (1 - s_new**2)
     ...         return {"": da}, da @ p["W"].T, {"W": s.T @ da}
     >>> rng = np.random.default_rng(0)
-    >>> params = {"U": mg.tensor(rng.normal(size=(3, 4))), "b": mg.zeros(4), "W": mg.tensor(rng.normal(size=(4, 4)))}
+    >>> U, W = mg.tensor(rng.normal(size=(3, 4))), mg.tensor(rng.normal(size=(4, 4)))
+    >>> params = {"U": U, "b": mg.zeros(4), "W": W}
     >>> s = mygru.recurrence(Elman(), rng.normal(size=(5, 2, 3)), params, bp_lim=2)
     >>> s.shape
     (6, 2, 4)
     >>> s[-1].sum().backward()
-    >>> params["W"].grad.shape
+    >>> W.grad.shape
     (4, 4)
     """
     checked = _CellChecked(

@@ -127,6 +127,23 @@ def test_a_cell_state_carried_across_backward_passes_works(cls):
     assert cell.weight_ih.grad is not None
 
 
+@pytest.mark.parametrize("cell", ["LSTM", "Carry3"])
+def test_a_state_of_several_parts_carried_through_nn_recurrent_works(cell):
+    import user_cells
+
+    rng = np.random.default_rng(0)
+    batches = rng.normal(size=(3, 5, 2, 3)).astype(np.float32)
+    m, ref = (nn.Recurrent(getattr(user_cells, cell)(), 3, 4, rng=0) for _ in range(2))
+    state = ref_state = None
+    for x in batches:
+        out, state = m(x, state)
+        (out**2).sum().backward()
+        want, ref_state = ref(x, None if ref_state is None else nn.detach(ref_state))
+        (want**2).sum().backward()
+        for p, q in zip(m.parameters, ref.parameters):
+            np.testing.assert_allclose(p.grad, q.grad, rtol=1e-6)
+
+
 def test_a_spent_state_a_few_operations_past_the_module_is_read_as_a_constant():
     m = nn.LSTM(3, 4, rng=0)
     x = np.ones((5, 2, 3), np.float32)

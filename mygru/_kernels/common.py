@@ -413,13 +413,16 @@ class Recurrence:
             live = [d[part.start : part.stop + 1, :rows] for d in dS]
             back, arrays = self.backward_cell(part, self.G, rows)
             J, c = part.stop - part.start, [a[:rows] for a in carry]
-            steps = zip(
-                zip(*(d[1:][::-1] for d in live)),
-                zip(*(d[:-1][::-1] for d in live)),
-                zip(*[unflat(a, J, rows)[::-1] for a in arrays]),
-            )
-            for dSt, dSp, views in steps:
-                back(*dSt, *c, *views)
+            views = zip(*[unflat(a, J, rows)[::-1] for a in arrays])
+            if len(live) == 1:  # one part: no tuples of parts in the loop (a microsecond a step)
+                (d,), (ci,) = live, c
+                for dSt, dSp, v in zip(d[1:][::-1], d[:-1][::-1], views):
+                    back(dSt, ci, *v)
+                    np.add(dSp, ci, dSp)
+                continue
+            steps = zip(zip(*(d[1:][::-1] for d in live)), zip(*(d[:-1][::-1] for d in live)), views)
+            for dSt, dSp, v in steps:
+                back(*dSt, *c, *v)
                 for d, ci in zip(dSp, c):
                     np.add(d, ci, d)
 

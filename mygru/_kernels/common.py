@@ -78,6 +78,7 @@ array (T·N without ``lengths``); cell t = 1..T reads S_{t-1} and writes S_t, an
 import contextlib
 import functools
 import itertools
+from itertools import repeat
 
 import numpy as np
 
@@ -255,7 +256,7 @@ class Recurrence:
         self.S = tuple(make((T + 1, N, w), self.dtype) for w in self.widths)
         for S, part in zip(self.S, s0):
             S[0] = part
-        self._scratch = self._chunk = self._step_scratch = None
+        self._scratch = self._chunk = self._step_scratch = self.zone = None
         self._c0 = 0  # the first cell of the current chunk
 
     def per_step(self, width):
@@ -370,6 +371,9 @@ class Recurrence:
             for part, rows in self.segments(slice(0, self.T)):
                 if rows:
                     step, arrays = self.forward_cell(rows)
+                    if self.zone is not None:
+                        step = self._zoned_step(step, rows)
+                        arrays = (*arrays, *self.zone)
                     live = [S[part.start : part.stop + 1, :rows] for S in self.S]
                     prev, new = (S[:-1] for S in live), (S[1:] for S in live)
                     for views in zip(*prev, *new, *(self.cut(a, part, rows) for a in arrays)):
@@ -379,12 +383,72 @@ class Recurrence:
                         S[part.start + 1 : part.stop + 1, rows:] = S[part.start, rows:]
         return self.S if self.order is None else tuple(S.take(self.inverse, axis=1) for S in self.S)
 
+    def set_zoneout(self, masks):
+        """Zoneout (Krueger et al. 2016) on every state part: each cell's new state is
+        S_t = M_t ⊙ S_{t-1} + (1 − M_t) ⊙ S'_t, S'_t what the cell computes. ``masks``: one
+        entry per part, an array (T, N, width) in the caller's order (M_t of 0 and 1 while
+        training) or a number z (the expectation, M_t = z everywhere). The driver blends
+        after each step and, back, hands the cell (1 − M_t) ⊙ dS_t and S_{t-1} the rest
+        (``_zoned_step``, ``_zoned_back``), so every cell gets it."""
+        self.zone = [
+            np.asarray(m, self.dtype) if np.ndim(m) == 0 else self.pack(np.asarray(m, self.dtype), self.order)
+            for m in masks
+        ]
+        self._zone_tmp = [self.empty((self.N, w)) for w in self.widths]  # the forward's
+        self._zone_back = None  # the backward's, made when it starts (rows of all cells)
+
+    def _zoned_step(self, step, rows):
+        """``step`` followed by zoneout's blend, S_t = S'_t + M_t ⊙ (S_{t-1} − S'_t), for
+        each part (the masks come as the last views)."""
+        k, tmps = len(self.widths), [t[:rows] for t in self._zone_tmp]
+
+        def zoned(*views):
+            step(*views[:-k])
+            for Sp, S, M, tmp in zip(views[:k], views[k : 2 * k], views[-k:], tmps):
+                np.subtract(Sp, S, tmp)
+                np.multiply(tmp, M, tmp)
+                np.add(S, tmp, S)
+
+        return zoned
+
+    def _zoned_back(self, back, rows):
+        """``back`` under zoneout: the cell gets (1 − M_t) ⊙ dS_t, and what it sends back to
+        S_{t-1} gains M_t ⊙ dS_t (the masks come as the last views)."""
+        k = len(self.widths)
+        if self._zone_back is None:  # (truncated BPTT hands back as many rows as all cells have)
+            R = max(self.offsets[-1], self.N)
+            self._zone_back = [[self.empty((R, w)) for w in self.widths] for _ in range(2)]
+        tmps, cell_grads = ([t[:rows] for t in pair] for pair in self._zone_back)
+
+        def zoned(*views):
+            dS, prev, masks = views[:k], views[k : 2 * k], views[-k:]
+            for d, M, kept, g in zip(dS, masks, tmps, cell_grads):
+                np.multiply(d, M, kept)  # M_t ⊙ dS_t: what passes S'_t by
+                np.subtract(d, kept, g)
+            back(*cell_grads, *views[k:-k])
+            if prev[0] is not None:
+                for p, kept in zip(prev, tmps):
+                    np.add(p, kept, p)
+
+        return zoned
+
+    def through_cell(self, dS, k):
+        """The packed gradient (R, width) of part ``k`` of what the cells compute, from the
+        totals ``dS`` of their output states: dS itself, or (1 − M_t) ⊙ dS_t under zoneout."""
+        g = self.pack(dS[k][1:])
+        if self.zone is None:
+            return g
+        return g - g * self.zone[k]
+
     def cut(self, a, part, rows):
         """The cells ``part``'s own rows of ``a``, one item per cell, each ``rows`` rows:
         a per-step array (2-D, packed) as (J, rows, ...), a view of the states (3-D,
-        (T, N, ...)) as its rows ``part`` cut to ``rows``, a list as its items ``part``."""
+        (T, N, ...)) as its rows ``part`` cut to ``rows``, a list as its items ``part``,
+        a number (0-d) as itself for every cell."""
         if a.__class__ is not np.ndarray:
             return a[part]
+        if a.ndim == 0:
+            return repeat(a, part.stop - part.start)
         if a.ndim == 3:
             return a[part, :rows]
         o = self.offsets
@@ -413,7 +477,10 @@ class Recurrence:
             live = [d[part.start : part.stop + 1, :rows] for d in dS]
             back, arrays = self.backward_cell(part, self.G, rows)
             J, c = part.stop - part.start, [a[:rows] for a in carry]
-            views = zip(*[unflat(a, J, rows)[::-1] for a in arrays])
+            if self.zone is not None:
+                back = self._zoned_back(back, rows)
+                arrays = (*arrays, *(self.span(m, part) if m.ndim else m for m in self.zone))
+            views = zip(*[unflat(a, J, rows)[::-1] if a.ndim else repeat(a, J) for a in arrays])
             if len(live) == 1:  # one part: no tuples of parts in the loop (a microsecond a step)
                 (d,), (ci,) = live, c
                 for dSt, dSp, v in zip(d[1:][::-1], d[:-1][::-1], views):
@@ -482,6 +549,9 @@ class Recurrence:
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 1 .. n (blocks 0 .. n-1) still carry such terms
             back, arrays = self.backward_cell(slice(0, n), work, o[n])
+            if self.zone is not None:
+                back = self._zoned_back(back, o[n])
+                arrays = (*arrays, *(m[: o[n]] if m.ndim else m for m in self.zone))
             # block i: terms at state i, p steps back
             back(*(a[: o[n]] for a in A), *(b[: o[n]] for b in B), *arrays)
             self._add_packed(dS, B, slice(0, n))
@@ -505,6 +575,9 @@ class Recurrence:
             self._finished_totals(dS, bp_lim)
         # the gate gradients, from the truncated totals of the states the cells produce
         back, arrays = self.backward_cell(slice(0, T), self.G, o[T])
+        if self.zone is not None:
+            back = self._zoned_back(back, o[T])
+            arrays = (*arrays, *self.zone)
         back(*(self.pack(d[1:], out=a) for d, a in zip(dS, A)), *(None for _ in A), *arrays)
 
     def state_grads(self, grad, bp_lim=None, need=frozenset()):

@@ -173,4 +173,4 @@ class LSTM(Recurrence):
         if "Wp" not in need:
             return {}
         # dWp = Σ V_tᵀ dS_t over the cells that ran (cell t sees the totals dS[t])
-        return {"Wp": self.outer(self.V, self.pack(dS[0][1:]))}
+        return {"Wp": self.outer(self.V, self.through_cell(dS, 0))}

@@ -9,7 +9,9 @@ Backward of one cell, given dS = dL/dS_t, with G the gradient of the pre-activat
     dS_{t-1} = G Wᵀ
 
 and after the loop dW = Σ S_{t-1}ᵀ G; dU, db, dX as in ``common.py``.
-Nothing but S itself is cached: f' is read off the output.
+Nothing but S itself is cached: f' is read off the output (under zoneout's expectation,
+which blends the output with S_{t-1}, off the cell's own output, kept in the spent input
+projections).
 """
 
 from typing import ClassVar
@@ -41,8 +43,15 @@ class Elman(Recurrence):
 
     def forward(self):
         S = super().forward()
-        self.drop("P")  # the backward reads f' off S alone
+        if not self._keeps_output():
+            self.drop("P")  # the backward reads f' off S alone
         return S
+
+    def _keeps_output(self):
+        """Under zoneout's expectation, S_t = z S_{t-1} + (1 − z) S'_t, f' is not that of
+        S_t: the cells keep their own outputs S'_t. (With masks of 0 and 1 S_t is S'_t
+        wherever the cell gets a gradient, (1 − M_t) ⊙ dS_t.)"""
+        return self.zone is not None and any(m.ndim == 0 for m in self.zone)
 
     def forward_cell(self, rows):
         Wf, f = self.Wf, self.f
@@ -52,14 +61,19 @@ class Elman(Recurrence):
             np.add(S, P, S)
             f(S, S)
 
-        return step, (self.P,)
+        def step_kept(Sp, S, P):  # zoneout blends S next: P, spent, keeps the cell's own S_t
+            step(Sp, S, P)
+            np.copyto(P, S)
+
+        return step_kept if self._keeps_output() else step, (self.P,)
 
     def prepare_backward(self):
         self.drop("Wf")
         (self.WT,) = self.backward_operands((self.W, 1))  # C-contiguous Wᵀ
         F = self.per_step(self.D)  # f', then G
         self.G, self.G_in = (F,), ((F, 0),)
-        self.St = self.pack(self.S[0][1:])  # S_t, in the cells' packed layout
+        # the cells' outputs S_t, in the packed layout (see _keeps_output)
+        self.St = self.P if self._keeps_output() else self.pack(self.S[0][1:])
 
     def coefficients(self, cells):
         """f' at the cells, read off the output: 1 − S_t² (tanh) or [S_t > 0] (relu)."""

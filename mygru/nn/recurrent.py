@@ -25,6 +25,7 @@ from ..ops._base import (
     as_input,
     check_lengths,
     check_probability,
+    check_zoneout,
     real_array,
 )
 from ..ops.recurrence import check_cell_class, check_widths
@@ -62,6 +63,7 @@ class _Recurrent(_Module):
         dtype: npt.DTypeLike,
         rng: Seed,
         variational_dropout: float,
+        zoneout: float | tuple[float, ...] = 0.0,
     ) -> None:
         self.input_size = _check_int("input_size", input_size, 1)
         self.hidden_size = _check_int("hidden_size", hidden_size, 1)
@@ -71,6 +73,8 @@ class _Recurrent(_Module):
         self.dropout = check_probability("dropout", dropout, "1]")
         self.bidirectional = _check_flag("bidirectional", bidirectional)
         self.variational_dropout = check_probability("variational_dropout", variational_dropout, "1)")
+        rates = check_zoneout(zoneout, self._states)
+        self.zoneout = rates[0] if len(set(rates)) == 1 else rates
         if self.dropout and self.num_layers == 1:
             warnings.warn(  # as torch warns: there is no layer for it to act between
                 f"dropout={self.dropout} has no effect with num_layers=1: it acts between layers only",
@@ -113,6 +117,7 @@ class _Recurrent(_Module):
         )
         lengths = self._check_lengths(lengths, T, N, batched)
         p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
+        zone = dict(zoneout=self.zoneout, training=self.training)  # zoneout: its masks, or its expectation
         # The ops order the batch by length, longest first, inside every call unless it
         # is already in that order: sorted once here, for every layer and direction, it
         # is. (Not with the op's own dropout, whose masks are drawn per sequence in the
@@ -136,7 +141,7 @@ class _Recurrent(_Module):
                 k = layer * dirs + direction
                 init = tuple(None if value is None else value[k] for value in state0)
                 sequences = self._recurrence(
-                    inputs[direction], self._layer_params(layer, suffix), init, lengths, vp
+                    inputs[direction], self._layer_params(layer, suffix), init, lengths, vp, zone
                 )
                 states.append(sequences[0])
                 for final, sequence in zip(finals, sequences):
@@ -226,6 +231,9 @@ class Recurrent(_Recurrent):
     variational_dropout : float in [0, 1), keyword-only
         :func:`mygru.recurrence`'s own ``dropout``: masks on each gate's input projection
         and DropConnect on the cell's weights, in training mode.
+    zoneout : float in [0, 1), or one per state part, keyword-only
+        Zoneout on every layer and direction, in training mode (its expectation in
+        evaluation mode): see :func:`mygru.gru`.
 
     Attributes
     ----------
@@ -295,6 +303,7 @@ class Recurrent(_Recurrent):
         dtype: npt.DTypeLike = np.float32,
         rng: Seed = None,
         variational_dropout: float = 0.0,
+        zoneout: float | tuple[float, ...] = 0.0,
     ) -> None:
         gates, weights, self._states, _ = check_cell_class(cell)
         self.cell = cell
@@ -319,6 +328,7 @@ class Recurrent(_Recurrent):
             dtype=dtype,
             rng=rng,
             variational_dropout=variational_dropout,
+            zoneout=zoneout,
         )
 
     def _cell_shapes(self, width, H):
@@ -355,7 +365,7 @@ class Recurrent(_Recurrent):
         rng = self._rng if self._rng is not None else np.random.default_rng(np.random.randint(2**31))
         return self.cell.init(kind, shape, self.hidden_size, rng)
 
-    def _recurrence(self, X, params, state0, lengths, dropout):
+    def _recurrence(self, X, params, state0, lengths, dropout, zone=None):
         p = dict(zip(self._kinds, params))
         if self.cell.bias and not self.bias:  # the input projections without biases
             p.update({f"b{g}": np.zeros(self.hidden_size, self.dtype) for g in self.cell.gates})
@@ -368,6 +378,7 @@ class Recurrent(_Recurrent):
             dropout=dropout,
             rng=self._rng,
             lengths=lengths,
+            **(zone or {}),
         )
         return (out,) if one else out
 

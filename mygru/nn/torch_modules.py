@@ -36,7 +36,7 @@ StatePair = tuple[ArrayLike, ArrayLike] | list[ArrayLike]
 
 # A math class names the parameters of one layer and direction in the order that its
 # ``_recurrence`` takes them (``_kinds``) and the parts of its state (``_states``: h, and
-# the LSTM's c); ``_recurrence(X, params, state0, lengths, dropout)`` takes one initial
+# the LSTM's c); ``_recurrence(X, params, state0, lengths, dropout, zone)`` takes one initial
 # value or None per part and returns one (T+1, N, ·) sequence per part, h first.
 _KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
@@ -64,7 +64,7 @@ class _GRUMath:
             spec.update(br=(both, r), bz=(both, z), bh=(("bias_ih",), n), bhn=(("bias_hh",), n))
         return spec
 
-    def _recurrence(self, X, params, state0, lengths, dropout):
+    def _recurrence(self, X, params, state0, lengths, dropout, zone=None):
         """``X`` (T, N, C), ``params`` = (weight_ih (3H, C), weight_hh (3H, H), bias_ih (3H,)
         or None, bias_hh (3H,) or None), ``state0`` = (s0 (N, H) or None,) -> (states (T+1, N, H),)."""
         H = self.hidden_size
@@ -87,6 +87,7 @@ class _GRUMath:
             reset_after=True,
             bhn=g.get("bhn"),
             lengths=lengths,
+            **(zone or {}),
         )
         return (s,)
 
@@ -107,7 +108,7 @@ class _ElmanMath:
             spec["b"] = (("bias_ih", "bias_hh"), every)
         return spec
 
-    def _recurrence(self, X, params, state0, lengths, dropout):
+    def _recurrence(self, X, params, state0, lengths, dropout, zone=None):
         """``X`` (T, N, C), ``params`` = (weight_ih (H, C), weight_hh (H, H), bias_ih (H,) or
         None, bias_hh (H,) or None), ``state0`` = (s0 (N, H) or None,) -> (states (T+1, N, H),)."""
         H = self.hidden_size
@@ -122,6 +123,7 @@ class _ElmanMath:
             nonlinearity=self.nonlinearity,
             rng=self._rng,
             lengths=lengths,
+            **(zone or {}),
         )
         return (s,)
 
@@ -148,7 +150,7 @@ class _LSTMMath:
             spec["Wp"] = (("weight_hr",), slice(None))
         return spec
 
-    def _recurrence(self, X, params, state0, lengths, dropout):
+    def _recurrence(self, X, params, state0, lengths, dropout, zone=None):
         """``X`` (T, N, C), ``params`` = (weight_ih (4H, C), weight_hh (4H, P), bias_ih (4H,)
         or None, bias_hh (4H,) or None, weight_hr (P, H) or None), ``state0`` = (s0 (N, P) or
         None, c0 (N, H) or None) -> (states (T+1, N, P), cells (T+1, N, H))."""
@@ -166,6 +168,7 @@ class _LSTMMath:
             rng=self._rng,
             lengths=lengths,
             Wp=g.get("Wp"),
+            **(zone or {}),
         )
 
 
@@ -292,6 +295,9 @@ class GRU(_GRUMath, _SingleStateRecurrent):
         :func:`mygru.gru`'s own ``dropout``: variational masks on the input projections,
         shared by all steps, and DropConnect on the hidden weights; new masks for every
         layer, direction and call, in training mode only. No torch counterpart.
+    zoneout : float in [0, 1), or one per state part, keyword-only
+        Zoneout on every layer and direction, in training mode (its expectation in
+        evaluation mode): see :func:`mygru.gru`.
 
     Attributes
     ----------
@@ -344,6 +350,7 @@ class GRU(_GRUMath, _SingleStateRecurrent):
         dtype: npt.DTypeLike = np.float32,
         rng: Seed = None,
         variational_dropout: float = 0.0,
+        zoneout: float | tuple[float, ...] = 0.0,
     ) -> None:
         super().__init__(
             input_size,
@@ -356,6 +363,7 @@ class GRU(_GRUMath, _SingleStateRecurrent):
             dtype=dtype,
             rng=rng,
             variational_dropout=variational_dropout,
+            zoneout=zoneout,
         )
 
 
@@ -381,6 +389,9 @@ class RNN(_ElmanMath, _SingleStateRecurrent):
         As in :class:`GRU`.
     variational_dropout : float in [0, 1), keyword-only
         :func:`mygru.rnn`'s own ``dropout`` (see :class:`GRU`).
+    zoneout : float in [0, 1), or one per state part, keyword-only
+        Zoneout on every layer and direction, in training mode (its expectation in
+        evaluation mode): see :func:`mygru.gru`.
 
     Attributes
     ----------
@@ -431,6 +442,7 @@ class RNN(_ElmanMath, _SingleStateRecurrent):
         dtype: npt.DTypeLike = np.float32,
         rng: Seed = None,
         variational_dropout: float = 0.0,
+        zoneout: float | tuple[float, ...] = 0.0,
     ) -> None:
         self.nonlinearity = check_nonlinearity(nonlinearity)
         super().__init__(
@@ -444,6 +456,7 @@ class RNN(_ElmanMath, _SingleStateRecurrent):
             dtype=dtype,
             rng=rng,
             variational_dropout=variational_dropout,
+            zoneout=zoneout,
         )
 
 
@@ -480,6 +493,9 @@ class LSTM(_LSTMMath, _Recurrent):
         As in :class:`GRU`.
     variational_dropout : float in [0, 1), keyword-only
         :func:`mygru.lstm`'s own ``dropout`` (see :class:`GRU`).
+    zoneout : float in [0, 1), or one per state part, keyword-only
+        Zoneout on every layer and direction, in training mode (its expectation in
+        evaluation mode): see :func:`mygru.gru`.
 
     Attributes
     ----------
@@ -538,6 +554,7 @@ class LSTM(_LSTMMath, _Recurrent):
         dtype: npt.DTypeLike = np.float32,
         rng: Seed = None,
         variational_dropout: float = 0.0,
+        zoneout: float | tuple[float, ...] = 0.0,
     ) -> None:
         self.proj_size = _check_proj_size(proj_size, hidden_size)
         super().__init__(
@@ -551,6 +568,7 @@ class LSTM(_LSTMMath, _Recurrent):
             dtype=dtype,
             rng=rng,
             variational_dropout=variational_dropout,
+            zoneout=zoneout,
         )
 
     def __call__(

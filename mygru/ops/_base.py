@@ -29,6 +29,7 @@ __all__ = [
     "check_nonlinearity",
     "check_probability",
     "check_rng",
+    "check_zoneout",
     "deepcopy_with_weak_references",
     "lockable",
     "own_memory",
@@ -46,7 +47,23 @@ class Checked:
     LSTM's projection ``Wp`` (D, P) is given; the states are ``s0`` (N, P) and, for
     the LSTM, ``c0`` (N, D)."""
 
-    def __init__(self, X, params, s0, *, bp_lim, dropout, constant, rng, lengths, c0=None, Wp=None):
+    def __init__(
+        self,
+        X,
+        params,
+        s0,
+        *,
+        bp_lim,
+        dropout,
+        constant,
+        rng,
+        lengths,
+        c0=None,
+        Wp=None,
+        zoneout=0.0,
+        training=True,
+        parts=("s",),
+    ):
         self.inputs = {}  # name -> the Tensor as given, or its value as an array
         self.arrays = {}  # name -> the data as an array
         self.tracked = False  # whether a non-constant Tensor is among the inputs
@@ -88,6 +105,7 @@ class Checked:
         self.rng = check_rng(rng)
         self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
         self.dtype = _compute_dtype(self.arrays.values())
+        self.options(zoneout, training, parts)
 
     def add(self, name, value, want=None, letters=None, sizes=None, why=None):
         """Check and keep one argument: real numbers (``real_array``) and, if ``want`` is
@@ -117,23 +135,54 @@ class Checked:
         shape = {"s0": (self.N, self.P), "c0": (self.N, self.D), "bhn": (self.D,)}[name]
         return np.zeros(shape, self.dtype)
 
+    def options(self, zoneout, training, parts):
+        """Check and keep ``training`` and the ``zoneout`` rates, one per state part of
+        ``parts`` (a number is every part's)."""
+        if not isinstance(training, bool):
+            raise TypeError(f"training must be True or False, got {training!r}")
+        self.training = training
+        rates = check_zoneout(zoneout, parts)
+        self.zoneout = rates if any(rates) else None
+
+    def _uniform(self):
+        """The call's source of U[0, 1) draws, one for all its masks: numpy's global RNG
+        (so np.random.seed reproduces a run), or a Generator (an int seeds a fresh one)."""
+        if getattr(self, "_draw", None) is None:
+            if self.rng is None:
+                self._draw = np.random.random_sample
+            else:
+                gen = (
+                    self.rng if isinstance(self.rng, np.random.Generator) else np.random.default_rng(self.rng)
+                )
+                self._draw = gen.random
+        return self._draw
+
+    def zoneout_masks(self, widths):
+        """The zoneout of a call whose state parts have ``widths``: None without it; while
+        training, one mask (T, N, width) per part of 0 and 1 (1: the unit keeps its previous
+        value), drawn after the dropout masks; else the rates themselves (the expectation)."""
+        if self.zoneout is None:
+            return None
+        if not self.training:
+            return self.zoneout
+        uniform = self._uniform()
+        return tuple(
+            (uniform((self.T, self.N, w)) < z).astype(self.dtype) for z, w in zip(self.zoneout, widths)
+        )
+
     def draw_masks(self, op):
         """The dropout masks of a call to ``op`` (a RecurrentOp class), None without
-        dropout (see ``masks``)."""
+        dropout or out of training (see ``masks``)."""
         return self.masks(op.mask_fields)
 
     def masks(self, fields, shapes=None):
         """Draw one dropout mask per field, in order: a dict from the field to its mask of
         the field's shape in ``shapes`` (default: "U…" (N, D), "W…" (P, D)), values 0 or
         1/(1-p) in the compute dtype; None without dropout."""
-        if not self.dropout:
+        if not self.dropout or not self.training:
             return None
         keep = 1.0 - self.dropout
-        if self.rng is None:  # numpy's global RNG, so np.random.seed reproduces a run
-            uniform = np.random.random_sample
-        else:
-            gen = self.rng if isinstance(self.rng, np.random.Generator) else np.random.default_rng(self.rng)
-            uniform = gen.random
+        uniform = self._uniform()
         scale = np.asarray(1.0 / keep, dtype=self.dtype)
         out = {}
         for name in fields:
@@ -289,6 +338,19 @@ def check_probability(name, value, high="1)"):
     return float(value)
 
 
+def check_zoneout(zoneout, parts):
+    """Zoneout's rates, one per state part of ``parts`` (a number is every part's), each
+    in [0, 1)."""
+    if isinstance(zoneout, (tuple, list)):
+        if len(zoneout) != len(parts):
+            raise ValueError(
+                f"zoneout must be a number or a tuple of {len(parts)} rates, one per state part "
+                f"{parts}, got {len(zoneout)} rates"
+            )
+        return tuple(check_probability(f"zoneout[{k}]", z) for k, z in enumerate(zoneout))
+    return (check_probability("zoneout", zoneout),) * len(parts)
+
+
 def check_rng(rng):
     """None, a numpy Generator, or an int seed >= 0 (returned as an int): the one rng
     check of the ops and the modules, so a bad seed fails here, not inside numpy."""
@@ -421,6 +483,7 @@ class RecurrentOp(Operation):
     mask_fields: tuple[str, ...]  # the fields of the dropout-mask NamedTuple
     masks_type: type
     dropout_masks: tuple[np.ndarray, ...] | None  # a masks_type, or None without dropout
+    zoneout_masks: tuple[np.ndarray, ...] | None  # one (T, N, width) per state part, or None
     bp_lim: int | None
 
     def __call__(self, *variables, names, kernel, checked, masks, keep, states, **kernel_kwargs):
@@ -442,6 +505,10 @@ class RecurrentOp(Operation):
         s0 = tuple(arrays.pop(name) for name in self.state_names)
         self.dropout_masks = None if masks is None else self._expose(masks)
         kernel = kernel.build(X, arrays, s0, masks, checked.lengths, **kernel_kwargs)
+        zone = checked.zoneout_masks(kernel.widths)
+        self.zoneout_masks = zone if zone is None or checked.training else None
+        if zone is not None:
+            kernel.set_zoneout(zone)
         self.bp_lim = checked.bp_lim
         S = kernel.forward()
         # keep the activations only if a backward pass can come

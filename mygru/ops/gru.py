@@ -73,6 +73,8 @@ def gru(
     reset_after: bool = False,
     bhn: ArrayLike | None = None,
     lengths: ArrayLike | None = None,
+    zoneout: float | tuple[float] = 0.0,
+    training: bool = True,
 ) -> Tensor:
     r"""Runs a gated recurrent unit over a sequence, returning every hidden state.
 
@@ -128,7 +130,17 @@ def gru(
         ``reset_after=True``, zeros when None.
     lengths : None or array_like of int, shape (N,), keyword-only
         Sequence n runs for ``lengths[n]`` steps (1..T); its later states repeat its
-        last one and pass gradients straight through.
+        last one and pass gradients straight through (whatever zoneout's masks say).
+    zoneout : float in [0, 1), or a tuple of one per state part, keyword-only
+        Zoneout (Krueger et al. 2016): while ``training``, each unit of each state part
+        keeps its previous value with this probability, a fresh mask every step,
+        S_t = M_t ⊙ S_{t-1} + (1 − M_t) ⊙ cell(...); the masks are
+        ``.creator.zoneout_masks``, one (T, N, width) array per part. Gradients flow
+        through both terms. Out of training the expectation,
+        S_t = z S_{t-1} + (1 − z) cell(...).
+    training : bool, keyword-only
+        False: evaluation, as a module's ``eval()`` does: no dropout masks, and zoneout's
+        expectation instead of its masks.
 
     Returns
     -------
@@ -171,7 +183,16 @@ def gru(
     if bhn is not None:
         params["bhn"] = bhn
     checked = Checked(
-        X, params, s0, bp_lim=bp_lim, dropout=dropout, constant=constant, rng=rng, lengths=lengths
+        X,
+        params,
+        s0,
+        bp_lim=bp_lim,
+        dropout=dropout,
+        constant=constant,
+        rng=rng,
+        lengths=lengths,
+        zoneout=zoneout,
+        training=training,
     )
     if not reset_after:
         return apply(GRUOp, checked, constant, kernel=GRU)

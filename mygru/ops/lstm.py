@@ -101,6 +101,8 @@ def lstm(
     rng: Seed = None,
     lengths: ArrayLike | None = None,
     Wp: ArrayLike | None = None,
+    zoneout: float | tuple[float, float] = 0.0,
+    training: bool = True,
 ) -> tuple[Tensor, Tensor]:
     r"""Runs a long short-term memory over a sequence, returning every hidden and cell state.
 
@@ -145,6 +147,9 @@ def lstm(
         As in :func:`mygru.gru`; a finished sequence keeps both its S and its c.
     Wp : None or array_like, shape (D, P), keyword-only
         The projection of torch's ``proj_size``: S_t = (O_t ⊙ tanh(c_t)) Wp.
+    zoneout, training : keyword-only
+        As in :func:`mygru.gru`; ``zoneout`` a rate for both parts or the pair (for S, for c)
+        (the paper's LSTMs zone out c and h at different rates, e.g. (0.05, 0.5)).
 
     Returns
     -------
@@ -190,6 +195,9 @@ def lstm(
         lengths=lengths,
         c0=c0,
         Wp=Wp,
+        zoneout=zoneout,
+        training=training,
+        parts=("s", "c"),
     )
     s, c = apply(LSTMOp if Wp is None else LSTMProjOp, checked, constant, kernel=LSTM)
     return s, c

@@ -75,7 +75,7 @@ def check_cell_class(cell):
 class _CellChecked(Checked):
     """The validated arguments of one :func:`recurrence` call (see :class:`Checked`)."""
 
-    def __init__(self, cell, X, params, s0, *, bp_lim, dropout, constant, rng, lengths):
+    def __init__(self, cell, X, params, s0, *, bp_lim, dropout, constant, rng, lengths, zoneout, training):
         gates, weights, state, expected = check_cell_class(cell)
         owner = type(cell).__name__
         self.cell = cell
@@ -129,6 +129,7 @@ class _CellChecked(Checked):
         self.rng = check_rng(rng)
         self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
         self.dtype = _compute_dtype(self.arrays.values())
+        self.options(zoneout, training, state)
         drop = cell.dropconnect
         if drop is None:
             drop = tuple(w for w in weights if self.arrays[w].ndim == 2)
@@ -285,6 +286,8 @@ def recurrence(
     *,
     rng: Seed = None,
     lengths: ArrayLike | None = None,
+    zoneout: float | tuple[float, ...] = 0.0,
+    training: bool = True,
 ) -> Any:
     r"""Runs any :class:`mygru.Cell` over a sequence as one mygrad operation.
 
@@ -317,6 +320,8 @@ def recurrence(
         the 2-D weights) with a mask of its shape; the masks are
         ``.creator.dropout_masks``, a dict by parameter name. With ``lengths`` a finished
         sequence keeps every part of its state.
+    zoneout, training : keyword-only
+        As in :func:`mygru.gru`: a rate for every state part, or a tuple of one per part.
 
     Returns
     -------
@@ -356,7 +361,17 @@ def recurrence(
     (4, 4)
     """
     checked = _CellChecked(
-        cell, X, params, s0, bp_lim=bp_lim, dropout=dropout, constant=constant, rng=rng, lengths=lengths
+        cell,
+        X,
+        params,
+        s0,
+        bp_lim=bp_lim,
+        dropout=dropout,
+        constant=constant,
+        rng=rng,
+        lengths=lengths,
+        zoneout=zoneout,
+        training=training,
     )
     _probe(checked)
     return apply(RecurrenceOp, checked, constant, kernel=_Kernel, cell=cell)

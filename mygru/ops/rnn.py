@@ -52,6 +52,8 @@ def rnn(
     nonlinearity: Nonlinearity = "tanh",
     rng: Seed = None,
     lengths: ArrayLike | None = None,
+    zoneout: float | tuple[float] = 0.0,
+    training: bool = True,
 ) -> Tensor:
     r"""Runs an Elman recurrent layer over a sequence, returning every hidden state.
 
@@ -74,6 +76,8 @@ def rnn(
     bp_lim, dropout, constant, rng, lengths
         Exactly as in :func:`mygru.gru`; the dropout masks are
         ``s.creator.dropout_masks``, an :class:`RNNDropoutMasks` (U (N, D), W (D, D)).
+    zoneout, training : keyword-only
+        As in :func:`mygru.gru`.
     nonlinearity : {"tanh", "relu"}, keyword-only
 
     Returns
@@ -101,5 +105,7 @@ def rnn(
         constant=constant,
         rng=rng,
         lengths=lengths,
+        zoneout=zoneout,
+        training=training,
     )
     return apply(RNNOp, checked, constant, kernel=Elman, nonlinearity=nonlinearity)

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     assert_type(mygru.rnn(X, *params, nonlinearity="relu"), Tensor)
     mygru.rnn(X, *params, nonlinearity="sigmoid")  # type: ignore[arg-type]
     mygru.gru(X, *params, *params, *params, bp_lim="all")  # type: ignore[arg-type]
+    assert_type(mygru.gru(X, *params, *params, *params, zoneout=0.1, training=False), Tensor)
+    mygru.lstm(X, *params, *params, *params, *params, zoneout=(0.05, 0.5))
+    mygru.gru(X, *params, *params, *params, training=1)  # type: ignore[arg-type]
     hs, cs = mygru.lstm(X, *params, *params, *params, *params, c0=np.zeros((2, 4)), rng=0)
     assert_type(hs, Tensor)
     assert_type(cs, Tensor)

@@ -9,7 +9,7 @@ import mygrad as mg
 import numpy as np
 
 from .cell import Cell
-from .ops.recurrence import check_cell_class, recurrence
+from .ops.recurrence import check_cell_class, check_param_names, recurrence
 from .plain import cell as plain
 
 __all__ = ["check_cell"]
@@ -184,18 +184,8 @@ def check_cell(
         shapes.update({f"b{g}": (D,) for g in gates if cell.bias})
         shapes.update(made)
         params = {name: 0.5 * rng.normal(size=shapes[name]) for name in expected}
-    elif not isinstance(params, Mapping):
-        raise TypeError(f"params must be None or a dict of arrays, got {type(params).__name__}")
     else:
-        owner = type(cell).__name__
-        missing = [k for k in expected if k not in params]
-        if missing:
-            raise ValueError(f"params has no {missing[0]!r}: {owner} takes {tuple(expected)}")
-        extra = [k for k in params if k not in expected]
-        if extra:
-            raise ValueError(
-                f"params has {extra[0]!r}, which {owner} does not take (it takes {tuple(expected)})"
-            )
+        check_param_names(cell, params, expected)
     p = {name: np.array(v, dtype=np.float64) for name, v in params.items()}
     for name, v in p.items():
         if not np.all(np.isfinite(v)):

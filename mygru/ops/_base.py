@@ -98,14 +98,7 @@ class Checked:
             self.add("s0", s0, (self.N, self.P), ("N", p), sizes, why)
         if c0 is not None:
             self.add("c0", c0, (self.N, self.D), ("N", "D"), sizes, why)
-        self.bp_lim = _check_bp_lim(bp_lim)
-        self.dropout = check_probability("dropout", dropout)
-        if constant is not None and not isinstance(constant, bool):
-            raise TypeError(f"constant must be None, True or False, got {constant!r}")
-        self.rng = check_rng(rng)
-        self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
-        self.dtype = _compute_dtype(self.arrays.values())
-        self.options(zoneout, training, parts)
+        self.options(bp_lim, dropout, constant, rng, lengths, zoneout, training, parts)
 
     def add(self, name, value, want=None, letters=None, sizes=None, why=None):
         """Check and keep one argument: real numbers (``real_array``) and, if ``want`` is
@@ -135,9 +128,16 @@ class Checked:
         shape = {"s0": (self.N, self.P), "c0": (self.N, self.D), "bhn": (self.D,)}[name]
         return np.zeros(shape, self.dtype)
 
-    def options(self, zoneout, training, parts):
-        """Check and keep ``training`` and the ``zoneout`` rates, one per state part of
-        ``parts`` (a number is every part's)."""
+    def options(self, bp_lim, dropout, constant, rng, lengths, zoneout, training, parts):
+        """Check and keep the options of a call, after its arrays (which fix T, N and the
+        dtype): ``zoneout`` is one rate per state part of ``parts`` (a number is every part's)."""
+        self.bp_lim = _check_bp_lim(bp_lim)
+        self.dropout = check_probability("dropout", dropout)
+        if constant is not None and not isinstance(constant, bool):
+            raise TypeError(f"constant must be None, True or False, got {constant!r}")
+        self.rng = check_rng(rng)
+        self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
+        self.dtype = _compute_dtype(self.arrays.values())
         if not isinstance(training, bool):
             raise TypeError(f"training must be True or False, got {training!r}")
         self.training = training

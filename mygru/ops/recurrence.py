@@ -14,12 +14,7 @@ from ..cell import Cell
 from ._base import (
     Checked,
     RecurrentOp,
-    _check_bp_lim,
-    _compute_dtype,
     apply,
-    check_lengths,
-    check_probability,
-    check_rng,
     real_array,
 )
 
@@ -72,30 +67,31 @@ def check_cell_class(cell):
     return gates, weights, state, inputs + list(weights)
 
 
+def check_param_names(cell, params, expected):
+    """``params`` (a mapping) holds exactly the ``expected`` names of ``cell``'s parameters."""
+    owner = type(cell).__name__
+    if not isinstance(params, Mapping):
+        raise TypeError(f"params must be a dict from parameter names to arrays, got {type(params).__name__}")
+    missing = [k for k in expected if k not in params]
+    if missing:
+        raise ValueError(f"params has no {missing[0]!r}: {owner} takes {tuple(expected)}")
+    extra = [k for k in params if k not in expected]
+    if extra:
+        raise ValueError(f"params has {extra[0]!r}, which {owner} does not take (it takes {tuple(expected)})")
+
+
 class _CellChecked(Checked):
     """The validated arguments of one :func:`recurrence` call (see :class:`Checked`)."""
 
     def __init__(self, cell, X, params, s0, *, bp_lim, dropout, constant, rng, lengths, zoneout, training):
         gates, weights, state, expected = check_cell_class(cell)
-        owner = type(cell).__name__
         self.cell = cell
         self.inputs, self.arrays, self.tracked = {}, {}, False
         x = self.add("X", X)
         if x.ndim != 3:
             raise ValueError(f"X must have shape (T, N, C), got shape {x.shape}")
         self.T, self.N, self.C = x.shape
-        if not isinstance(params, Mapping):
-            raise TypeError(
-                f"params must be a dict from parameter names to arrays, got {type(params).__name__}"
-            )
-        missing = [k for k in expected if k not in params]
-        if missing:
-            raise ValueError(f"params has no {missing[0]!r}: {owner} takes {tuple(expected)}")
-        extra = [k for k in params if k not in expected]
-        if extra:
-            raise ValueError(
-                f"params has {extra[0]!r}, which {owner} does not take (it takes {tuple(expected)})"
-            )
+        check_param_names(cell, params, expected)
         first = f"U{gates[0]}"
         u = real_array(first, params[first])
         if u.ndim != 2 or u.shape[0] != self.C:
@@ -122,14 +118,7 @@ class _CellChecked(Checked):
                 except ValueError as e:
                     raise ValueError(f"{e} (s0 part {part!r}: ({spelled}))") from None
         self.every = ("X", *expected, *self.state_names)  # every argument, in order
-        self.bp_lim = _check_bp_lim(bp_lim)
-        self.dropout = check_probability("dropout", dropout)
-        if constant is not None and not isinstance(constant, bool):
-            raise TypeError(f"constant must be None, True or False, got {constant!r}")
-        self.rng = check_rng(rng)
-        self.lengths = None if lengths is None else check_lengths(lengths, self.T, self.N)
-        self.dtype = _compute_dtype(self.arrays.values())
-        self.options(zoneout, training, state)
+        self.options(bp_lim, dropout, constant, rng, lengths, zoneout, training, state)
         drop = cell.dropconnect
         if drop is None:
             drop = tuple(w for w in weights if self.arrays[w].ndim == 2)

@@ -18,7 +18,7 @@ class IndRNN(Cell):
 
     .. math::
 
-        S_t = f(A_t + u \odot S_{t-1}), \qquad A_t = X_t U + b
+        S_t = f(P_t), \qquad P_t = A_t + u \odot S_{t-1}, \qquad A_t = X_t U + b
 
     with :math:`f` = relu or tanh and :math:`u` (D,) a vector, not a matrix.
 
@@ -33,12 +33,14 @@ class IndRNN(Cell):
 
     Notes
     -----
-    Back through one step, :math:`dS_{t-1} = dA_t \odot u`: each unit's gradient is
-    multiplied by its own :math:`u_n f'` at every step, so over T steps by
-    :math:`u_n^T` (times the slopes), which stays bounded when :math:`|u_n| \le 1`. The
-    paper (§3.1) keeps :math:`|u_n|^T` within a chosen bound for this reason; a module
-    (:meth:`init`) draws ``u`` uniform in (0, 1), which keeps :math:`|u_n|^T \le 1` for any
-    T (the authors' adding-problem code draws it uniform in (0, 2^{1/T})).
+    Back through one step, :math:`dS_{t-1} = dP_t \odot u` with :math:`P_t` the
+    pre-activation: each unit's gradient is multiplied by its own :math:`u_n f'` at every
+    step, so over T steps by :math:`u_n^T` (times the slopes), which stays bounded when
+    :math:`|u_n| \le 1`. The paper keeps :math:`|u_n|^T` within a chosen bound for this
+    reason. A module draws ``u`` uniform in (0, 1) (``init``, which overrides
+    :meth:`mygru.Cell.init` for ``u``), which keeps :math:`|u_n|^T \le 1` for any T. (The
+    authors' code for the adding problem draws the first layer's ``u`` uniform in
+    :math:`(0, 2^{1/T})`.)
 
     References
     ----------
@@ -68,15 +70,15 @@ class IndRNN(Cell):
     def step(
         self, p: Mapping[str, np.ndarray], a: Mapping[str, np.ndarray], s: np.ndarray
     ) -> tuple[np.ndarray, tuple]:
-        A = a[""] + p["u"] * s
-        s_new = np.maximum(A, 0) if self.nonlinearity == "relu" else np.tanh(A)
+        P = a[""] + p["u"] * s
+        s_new = np.maximum(P, 0) if self.nonlinearity == "relu" else np.tanh(P)
         return s_new, (s, s_new)
 
     def step_backward(
         self, p: Mapping[str, np.ndarray], ds: np.ndarray, cache: tuple
     ) -> tuple[dict, np.ndarray, dict]:
         s, s_new = cache
-        # f'(A) read off the output: relu' = [S_t > 0], tanh' = 1 - S_t^2
+        # f'(P) read off the output: relu' = [S_t > 0], tanh' = 1 - S_t^2
         slope = s_new > 0 if self.nonlinearity == "relu" else 1 - s_new**2
-        dA = ds * slope
-        return {"": dA}, dA * p["u"], {"u": (dA * s).sum(axis=0)}
+        dP = ds * slope  # = dA, the gradient of the input projection
+        return {"": dP}, dP * p["u"], {"u": (dP * s).sum(axis=0)}

@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Integral, Real
 
 import mygrad as mg
 import numpy as np
 
 from .cell import Cell
-from .ops.recurrence import check_cell_class, check_param_names, recurrence
+from .gradcheck import check_tolerances
+from .ops._base import check_int
+from .ops.recurrence import check_cell_class, check_param_names, check_widths, recurrence, try_cell
 from .plain import cell as plain
+from .plain.cell import as_parts, from_parts
 
 __all__ = ["check_cell"]
-
-
-def _count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)
-
-
-def _positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(float(value)) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _compare(what: str, got: object, want: object, atol: float, rtol: float) -> None:
@@ -44,14 +32,6 @@ def _compare(what: str, got: object, want: object, atol: float, rtol: float) -> 
             f"at {tuple(int(i) for i in worst)} "
             f"(max abs err {err.max():.3g}; pass: |a - r| <= {atol:g} + {rtol:g}*|r|)"
         )
-
-
-def _parts(cell: Cell, s: object) -> tuple:
-    return (s,) if len(cell.state) == 1 else tuple(s)  # type: ignore[arg-type]
-
-
-def _join(cell: Cell, parts: list | tuple) -> object:
-    return parts[0] if len(cell.state) == 1 else tuple(parts)
 
 
 def _unchanged(what: str, before: list, after: list) -> None:
@@ -78,22 +58,22 @@ def _step_backward_against_differences(
 
     def loss(p: dict, a: dict, s: list) -> float:
         # ``a`` is the cell's to overwrite (the driver does not read it again): a copy each time
-        new = _parts(cell, cell.step(p, {g: v.copy() for g, v in a.items()}, _join(cell, s))[0])
+        new = as_parts(cell, cell.step(p, {g: v.copy() for g, v in a.items()}, from_parts(cell, s))[0])
         return float(sum((d * x).sum() for d, x in zip(ds, new)))
 
     kept = [(f"p[{w!r}]", v.copy()) for w, v in p.items()]
     kept += [(f"s (part {part!r})", v.copy()) for part, v in zip(cell.state, s)]
-    _, cache = cell.step(p, {g: v.copy() for g, v in a.items()}, _join(cell, s))
+    _, cache = cell.step(p, {g: v.copy() for g, v in a.items()}, from_parts(cell, s))
     _unchanged(f"{type(cell).__name__}.step", kept, [*p.values(), *s])
     kept = [(f"p[{w!r}]", v.copy()) for w, v in p.items()]
     kept += [(f"ds (part {part!r})", v.copy()) for part, v in zip(cell.state, ds)]
     kept += [(f"its cache[{k}]", np.array(v, copy=True)) for k, v in enumerate(cache)]
-    da, ds_prev, dp = cell.step_backward(p, _join(cell, ds), cache)
+    da, ds_prev, dp = cell.step_backward(p, from_parts(cell, ds), cache)
     _unchanged(f"{type(cell).__name__}.step_backward", kept, [*p.values(), *ds, *cache])
     checks = [(f"step_backward's da[{g!r}]", da[g], a[g]) for g in cell.gates]
     checks += [
         (f"step_backward's ds_prev (part {part!r})", d, x)
-        for part, d, x in zip(cell.state, _parts(cell, ds_prev), s)
+        for part, d, x in zip(cell.state, as_parts(cell, ds_prev), s)
     ]
     checks += [(f"step_backward's dp[{w!r}]", dp[w], p[w]) for w in cell.weights]
     for what, analytic, x in checks:
@@ -172,10 +152,10 @@ def check_cell(
     >>> mygru.check_cell(Elman())  # silent: the backward is right
     """
     gates, weights, _state, expected = check_cell_class(cell)
-    C, D = _count("input_size", input_size, 1), _count("hidden_size", hidden_size, 1)
-    T, N = _count("steps", steps, 2), _count("batch", batch, 2)
-    seed = _count("seed", seed, 0)
-    eps, atol, rtol = _positive("eps", eps), _positive("atol", atol), _positive("rtol", rtol)
+    C, D = check_int("input_size", input_size, 1), check_int("hidden_size", hidden_size, 1)
+    T, N = check_int("steps", steps, 2), check_int("batch", batch, 2)
+    seed = check_int("seed", seed, 0)
+    check_tolerances(eps, atol, rtol)
     rng = np.random.default_rng(seed)
     made = None  # the weights' shapes, when check_cell makes the parameters
     if params is None:
@@ -190,22 +170,23 @@ def check_cell(
     for name, v in p.items():
         if not np.all(np.isfinite(v)):
             raise ValueError(f"params[{name!r}] must hold finite numbers")
-    widths = cell.widths(D, {w: p[w] for w in weights if w in p})
+    w = {name: p[name] for name in weights}
+    widths = check_widths(cell, D, w)
+    if made is not None:  # a cell whose weights do not have the default shapes fails here
+        try:
+            zeros = [np.zeros((2, k)) for k in widths]
+            cell.step(w, {g: np.zeros((2, D)) for g in gates}, from_parts(cell, zeros))
+        except (ValueError, IndexError, KeyError) as e:
+            owner = type(cell).__name__
+            raise ValueError(
+                f"{owner}'s step failed on weights of the shapes {owner}.shapes({C}, {D}) gives, {made} "
+                f"({type(e).__name__}: {e}): give {owner} a shapes() method that returns its weights' "
+                "shapes, or pass params="
+            ) from e
+    try_cell(cell, w, D, widths, np.float64)  # what step and step_backward return, by name
     X = rng.normal(size=(T, N, C))
-    s0 = [0.5 * rng.normal(size=(N, w)) for w in widths]
-    try:
-        _step_backward_against_differences(
-            cell, {w: p[w] for w in weights}, D, tuple(widths), rng, eps, atol, rtol
-        )
-    except (ValueError, IndexError, KeyError) as e:
-        if made is None:
-            raise
-        owner = type(cell).__name__
-        raise ValueError(
-            f"{owner}'s step failed on weights of the shapes {owner}.shapes({C}, {D}) gives, {made} "
-            f"({type(e).__name__}: {e}): give {owner} a shapes() method that returns its weights' "
-            "shapes, or pass params="
-        ) from e
+    s0 = [0.5 * rng.normal(size=(N, k)) for k in widths]
+    _step_backward_against_differences(cell, w, D, widths, rng, eps, atol, rtol)
 
     lengths = rng.integers(1, T + 1, size=N)
     lengths[0] = T
@@ -224,17 +205,17 @@ def check_cell(
             cell,
             Xt,
             tensors,
-            _join(cell, t0),
+            from_parts(cell, t0),
             bp_lim,
             dropout,
             rng=seed,
             lengths=None if lens is None else lens,
         )
-        out = _parts(cell, out)
+        out = as_parts(cell, out)
         masks = out[0].creator.dropout_masks or {}
         grads = [rng.normal(size=o.shape) for o in out]
         sum((o * g).sum() for o, g in zip(out, grads)).backward()
-        states, caches = plain.forward(cell, p, X, _join(cell, s0), masks, lens)
+        states, caches = plain.forward(cell, p, X, from_parts(cell, s0), masks, lens)
         dS, dX, dW = plain.backward(cell, p, grads, caches, masks, bp_lim)
         where = f"recurrence ({setting}) against the plain driver:"
         for part, o, want in zip(cell.state, out, states):

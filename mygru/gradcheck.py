@@ -77,6 +77,22 @@ class GradcheckError(AssertionError):
         self.report = report
 
 
+def check_tolerances(eps: float, atol: float, rtol: float) -> None:
+    """The finite-difference step ``eps`` (finite, > 0) and the tolerances ``atol`` and
+    ``rtol`` (finite, >= 0) of :func:`gradcheck` and :func:`mygru.check_cell`, by name."""
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}")
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if math.isinf(value):
+            raise ValueError(f"{name} must be finite, got {value}")
+    if not eps > 0:  # written so that NaN fails too
+        raise ValueError(f"eps must be > 0, got {eps}")
+    for name, value in (("atol", atol), ("rtol", rtol)):
+        if not value >= 0:
+            raise ValueError(f"{name} must be >= 0, got {value}")
+
+
 def gradcheck(
     f: Callable[..., mg.Tensor],
     *tensors: mg.Tensor,
@@ -152,17 +168,7 @@ def gradcheck(
             )
     if all(t.constant for t in tensors):
         raise ValueError("every input tensor is constant: there is no gradient to check")
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(f"{name} must be a real number, got {value!r}")
-    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if math.isinf(value):
-            raise ValueError(f"{name} must be finite, got {value}")
-    if not eps > 0:  # written so that NaN fails too
-        raise ValueError(f"eps must be > 0, got {eps}")
-    for name, value in (("atol", atol), ("rtol", rtol)):
-        if not value >= 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
+    check_tolerances(eps, atol, rtol)
     names = _names(f, len(tensors))
     for name, t in zip(names, tensors):
         bad = ~np.isfinite(t.data)

@@ -57,9 +57,10 @@ def test_a_driver_disagreement_is_named(monkeypatch):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(eps=float("inf")), ValueError, "eps must be a finite number > 0"),
-        (dict(eps=0.0), ValueError, "eps must be a finite number > 0"),
-        (dict(atol=float("nan")), ValueError, "atol must be a finite number > 0"),
+        (dict(eps=float("inf")), ValueError, "eps must be finite"),
+        (dict(eps=0.0), ValueError, "eps must be > 0"),
+        (dict(atol=float("nan")), ValueError, "atol must be >= 0"),
+        (dict(rtol="1e-5"), TypeError, "rtol must be a real number"),
         (dict(steps=1), ValueError, "steps must be an int >= 2"),
         (dict(batch=2.0), TypeError, "batch must be an int >= 2"),
         (
@@ -114,3 +115,24 @@ def test_default_shapes_that_do_not_fit_the_cell_point_to_shapes():
     ):
         mygru.check_cell(VectorWeight())
     mygru.check_cell(VectorWeight(), params={"U": np.ones((3, 4)), "b": np.zeros(4), "u": np.full(4, 0.5)})
+
+
+class ForgetsTheWeightGradient(Elman):
+    def step_backward(self, p, ds, cache):
+        da, ds_prev, _dp = super().step_backward(p, ds, cache)
+        return da, ds_prev
+
+
+def test_a_backward_that_returns_the_wrong_thing_is_named_not_blamed_on_shapes():
+    with pytest.raises(TypeError, match="ForgetsTheWeightGradient.step_backward must return a triple"):
+        mygru.check_cell(ForgetsTheWeightGradient())
+
+
+def test_recurrence_and_a_user_cell_with_no_rows_and_bp_lim():
+    """N = 0 with truncation: no rows move back, and every gradient is zero."""
+    import mygrad as mg
+
+    p = {"U": mg.tensor(np.ones((3, 4))), "b": mg.tensor(np.zeros(4)), "W": mg.tensor(np.eye(4) / 2)}
+    s = mygru.recurrence(Elman(), np.ones((4, 0, 3)), p, bp_lim=1)
+    s.sum().backward()
+    assert s.shape == (5, 0, 4) and not p["W"].grad.any() and p["U"].grad.shape == (3, 4)

@@ -28,11 +28,6 @@ from .common import Recurrence
 __all__ = ["CellKernel", "check_step", "check_step_backward"]
 
 
-def _parts(cell, s):
-    """A state as the tuple of its parts (a one-part state is an array)."""
-    return (s,) if len(cell.state) == 1 else tuple(s)
-
-
 def _name(cell):
     return type(cell).__name__
 
@@ -131,6 +126,7 @@ class CellKernel(Recurrence):
     """
 
     negated = ""  # no built-in sigmoid trick: the cell computes its gates itself
+    reads_prev_states = False  # what step_backward reads is in the cell's cache
     gates_rec = ()  # no side-by-side recurrent weights: the cell keeps its own
 
     def __init__(self, X, U, b, s0, mask_U=None, lengths=None, *, cell, weights, weight_masks=None):
@@ -212,6 +208,7 @@ class CellKernel(Recurrence):
         """The cell's weight gradients, summed over the cells (kept apart from the
         input projections' "U", "b" and "X" until ``named``)."""
         self._weight_grads, self._dp = self._dp, None
+        self.drop("_cache")  # read by the cells' backward only
         for name, M in self.weight_masks.items():
             self._weight_grads[name] *= M  # W ⊙ M was used: dL/dW = dL/d(W ⊙ M) ⊙ M
         return {}

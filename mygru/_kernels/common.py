@@ -30,12 +30,12 @@ Pure numpy; nothing here knows about mygrad. A recurrence (see ``gru.py`` and
   ``arrays`` are the cells' rows (``span``) of factors, cached values and the blocks
   of ``out`` that receive the gradients (``out`` may be ``G`` itself, whose blocks
   overwrite the factors: each is read before it is overwritten).
-  ``back(dS, prev, *views)`` takes 2-D views of ``rows`` rows: one cell's rows of
-  ``arrays`` (the sequential loop, which cuts them cell by cell) or all of them
-  (truncated BPTT, a block of cells in one go). Given ``dS``, dL/dS at the states
-  those rows produce (only what reaches them through the cells themselves), it writes
-  the gradients of the cells' pre-activations and, when ``prev`` is given, dL/dS at
-  the states the rows read into ``prev``;
+  ``back(*dS, *prev, *views)`` (one dS and one prev per state part) takes 2-D views of
+  ``rows`` rows: one cell's rows of ``arrays`` (the sequential loop, which cuts them
+  cell by cell) or all of them (truncated BPTT, a block of cells in one go). Given
+  ``dS``, dL/dS at the states those rows produce (only what reaches them through the
+  cells themselves), it writes the gradients of the cells' pre-activations and, when
+  ``prev`` is given (not None), dL/dS at the states the rows read into ``prev``;
 - ``finish(cells, need)``: after ``back`` has run over a block of cells, what
   must be taken from it before later blocks overwrite it (the GRU's dWh);
 - ``weight_grads(need)``: the recurrent weight gradients from ``G``.
@@ -188,6 +188,7 @@ class Recurrence:
     # (attribute, first gate, end gate): one array per block
     blocks_in: tuple[tuple[str, int, int], ...] = (("P", 0, 1),)
     chunk_rows = 256  # the full BPTT loop takes the cells about this many rows (J·N) at a time
+    reads_prev_states = True  # the backward reads S_{t-1} packed (``Sp``)
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         T, N, C = X.shape
@@ -216,7 +217,6 @@ class Recurrence:
             self.counts = [N] * T
             self.offsets = list(range(0, (T + 1) * N, N)) if N else [0] * (T + 1)
         self.T, self.N, self.C, self.D = T, N, C, D
-        self.P = D if W is None else W.shape[0]
         self.widths = tuple(part.shape[1] for part in s0)
         self.U, self.mask_U, self.mask_W = U, mask_U, mask_W
         self.dtype = U.dtype
@@ -415,9 +415,8 @@ class Recurrence:
         """``back`` under zoneout: the cell gets (1 − M_t) ⊙ dS_t, and what it sends back to
         S_{t-1} gains M_t ⊙ dS_t (the masks come as the last views)."""
         k = len(self.widths)
-        if self._zone_back is None:  # (truncated BPTT hands back as many rows as all cells have)
-            R = max(self.offsets[-1], self.N)
-            self._zone_back = [[self.empty((R, w)) for w in self.widths] for _ in range(2)]
+        if self._zone_back is None or len(self._zone_back[0][0]) < rows:  # (truncated BPTT: all cells' rows)
+            self._zone_back = [[self.empty((max(rows, self.N), w)) for w in self.widths] for _ in range(2)]
         tmps, cell_grads = ([t[:rows] for t in pair] for pair in self._zone_back)
 
         def zoned(*views):
@@ -540,6 +539,8 @@ class Recurrence:
         of the loss terms within the window (``_finished_totals``)."""
         T, o, counts = self.T, self.offsets, self.counts
         self.coefficients(slice(0, T))
+        if not o[T]:  # no rows (N = 0): nothing moves back, and no cell has a gradient
+            return
         work = [self.empty(g.shape) for g in self.G]  # G keeps the coefficients
         A, B = ([self.per_step(w) for w in self.widths] for _ in range(2))
         for a, d in zip(A, dS):
@@ -602,7 +603,8 @@ class Recurrence:
         dS : tuple of ndarray, shape (T+1, N, width), one per state part
         """
         T, N = self.T, self.N
-        self.Sp = tuple(self.pack(S[:-1]) for S in self.S)  # S_{t-1}, in the cells' packed layout
+        # S_{t-1}, in the cells' packed layout (for the kernels that read it)
+        self.Sp = tuple(self.pack(S[:-1]) for S in self.S) if self.reads_prev_states else None
         self.prepare_backward()
         dS = self.take_grad(grad)
         if self.order is not None:  # the kernel's order; the caller's arrays get the result

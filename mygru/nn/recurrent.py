@@ -28,9 +28,10 @@ from ..ops._base import (
     check_zoneout,
     real_array,
 )
+from ..ops._base import check_int as _check_int
 from ..ops.recurrence import check_cell_class, check_widths
 from ._glue import _Finals, _flip, _join, _reversal_index, _reverse, _take_batch
-from ._module import _M, _check_flag, _check_int, _Module
+from ._module import _M, _check_flag, _Module
 
 __all__ = ["Recurrent"]
 

@@ -23,8 +23,9 @@ from ..ops._base import (
     check_nonlinearity,
     real_array,
 )
+from ..ops._base import check_int as _check_int
 from ._glue import _gate_arguments
-from ._module import _check_flag, _check_int, _Module
+from ._module import _check_flag, _Module
 from .recurrent import _Recurrent
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell"]

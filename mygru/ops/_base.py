@@ -25,6 +25,7 @@ __all__ = [
     "apply",
     "as_array",
     "as_input",
+    "check_int",
     "check_lengths",
     "check_nonlinearity",
     "check_probability",
@@ -336,6 +337,15 @@ def check_probability(name, value, high="1)"):
     if not (0 <= value <= 1 if high == "1]" else 0 <= value < 1):
         raise ValueError(f"{name} must be in [0, {high}, got {value}")
     return float(value)
+
+
+def check_int(name, value, minimum):
+    """An int >= ``minimum`` (bool refused), named ``name`` when it is not."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
+    return int(value)
 
 
 def check_zoneout(zoneout, parts):

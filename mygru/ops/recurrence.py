@@ -172,28 +172,10 @@ def check_widths(cell, D, weights):
 _PROBED: set = set()
 
 
-def _probe(checked):
-    """Run the cell's ``step`` and ``step_backward`` once on a few rows of made-up values
+def try_cell(cell, p, D, widths, dtype):
+    """Run ``cell.step`` and ``cell.step_backward`` once on a few rows of made-up values
     and check what they return (shapes, the cache, a gradient for every gate and weight),
-    so that a bad cell fails here, by name, before any work. Once per cell class, instance
-    attributes, dtype and set of sizes (every call for a cell whose attributes cannot be
-    hashed)."""
-    cell, D, dtype, widths = checked.cell, checked.D, checked.dtype, checked.widths
-    p = {w: checked.arrays[w].astype(dtype) for w in cell.weights}
-    try:
-        key = (
-            type(cell),
-            tuple(sorted(vars(cell).items())),
-            D,
-            widths,
-            dtype,
-            tuple((w, a.shape) for w, a in p.items()),
-        )
-        hash(key)
-    except TypeError:
-        key = None
-    if key is not None and key in _PROBED:
-        return
+    so that a bad cell fails by name before any work. ``p``: the weights in ``dtype``."""
     # more rows than any size of a weight, so that a weight in the cache is caught
     n = 1 + max([D, *widths, *(d for a in p.values() for d in a.shape)])
     rng = np.random.default_rng(0)
@@ -205,6 +187,21 @@ def _probe(checked):
         ds = tuple(rng.uniform(-0.5, 0.5, (n, w)).astype(dtype) for w in widths)
         result = cell.step_backward(p, ds[0] if one else ds, cache)
     check_step_backward(cell, result, n, D, widths, p)
+
+
+def _probe(checked):
+    """:func:`try_cell` once per cell class, instance attributes, dtype and set of sizes
+    (every call for a cell whose attributes cannot be hashed)."""
+    cell, D, dtype, widths = checked.cell, checked.D, checked.dtype, checked.widths
+    shapes = tuple((w, checked.arrays[w].shape) for w in cell.weights)
+    try:
+        key = (type(cell), tuple(sorted(vars(cell).items())), D, widths, dtype, shapes)
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in _PROBED:
+        return
+    try_cell(cell, {w: checked.arrays[w].astype(dtype) for w in cell.weights}, D, widths, dtype)
     if key is not None:
         if len(_PROBED) > 4096:  # (a bound on what a long session can add)
             _PROBED.clear()

@@ -18,11 +18,13 @@ import numpy as np
 from . import bptt
 
 
-def _parts(cell, s):
+def as_parts(cell, s):
+    """A state (an array, or a tuple of parts) as the tuple of its parts."""
     return (s,) if len(cell.state) == 1 else tuple(s)
 
 
-def _join(cell, parts):
+def from_parts(cell, parts):
+    """The parts of a state as the cell takes it: an array for one part, else a tuple."""
     return parts[0] if len(cell.state) == 1 else tuple(parts)
 
 
@@ -39,19 +41,20 @@ def step(p, x, s, cell, masks):
     }
     new, cache = cell.step(w, a, s)
     kept = [
-        alive * n + (1 - alive) * o for n, o in zip(_parts(cell, new), _parts(cell, s))
+        alive * n + (1 - alive) * o
+        for n, o in zip(as_parts(cell, new), as_parts(cell, s))
     ]
-    return _join(cell, kept), (x, alive, w, cache)
+    return from_parts(cell, kept), (x, alive, w, cache)
 
 
 def step_backward(p, ds, cache, cell, masks):
     """Back through :func:`step`: dS_{t-1}, dX_t and this step's weight gradients."""
     x, alive, w, inner = cache
-    parts = _parts(cell, ds)
+    parts = as_parts(cell, ds)
     da, ds_prev, dw = cell.step_backward(
-        w, _join(cell, [alive * d for d in parts]), inner
+        w, from_parts(cell, [alive * d for d in parts]), inner
     )
-    ds_prev = [d + (1 - alive) * g for d, g in zip(_parts(cell, ds_prev), parts)]
+    ds_prev = [d + (1 - alive) * g for d, g in zip(as_parts(cell, ds_prev), parts)]
     grads = {
         name: dw[name] * masks[name] if name in masks else dw[name]
         for name in cell.weights
@@ -63,7 +66,7 @@ def step_backward(p, ds, cache, cell, masks):
         if "b" + g in p:
             grads["b" + g] = da[g].sum(axis=0)
         dX = dX + dxu @ p["U" + g].T
-    return _join(cell, ds_prev), dX, grads
+    return from_parts(cell, ds_prev), dX, grads
 
 
 def forward(cell, p, X, s0, masks=None, lengths=None):
@@ -79,16 +82,16 @@ def forward(cell, p, X, s0, masks=None, lengths=None):
         step, p, list(zip(X, alive.astype(X.dtype))), s0, cell=cell, masks=masks or {}
     )
     return tuple(
-        np.stack(s) for s in zip(*map(lambda s: _parts(cell, s), states))
+        np.stack(s) for s in zip(*map(lambda s: as_parts(cell, s), states))
     ), caches
 
 
 def backward(cell, p, grads, caches, masks=None, bp_lim=None):
     """From what arrives at each state from outside (one (T+1, N, width) array per part):
     the total derivatives (one array per part), dX (T, N, C) and the parameters' gradients."""
-    per_step = [_join(cell, g) for g in zip(*grads)]
+    per_step = [from_parts(cell, g) for g in zip(*grads)]
     dS, dX, dW = bptt.backward(
         step_backward, p, per_step, caches, bp_lim, cell=cell, masks=masks or {}
     )
-    dS = tuple(np.stack(d) for d in zip(*map(lambda d: _parts(cell, d), dS)))
+    dS = tuple(np.stack(d) for d in zip(*map(lambda d: as_parts(cell, d), dS)))
     return dS, np.stack(dX) if dX else np.zeros((0,)), dW

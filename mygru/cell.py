@@ -72,6 +72,10 @@ class Cell:
     bias: bool = True
     dropconnect: tuple[str, ...] | None = None
 
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.startswith("_"))
+        return f"{type(self).__name__}({args})"
+
     def widths(self, D: int, p: Mapping[str, np.ndarray]) -> tuple[int, ...]:
         """Each state part's width, for ``D`` hidden units and the weights ``p`` (by
         name): ``D`` for every part unless a subclass says otherwise."""

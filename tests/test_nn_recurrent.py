@@ -173,7 +173,7 @@ def test_bad_arguments_are_named():
         nn.Recurrent(Elman, C, H)
     with pytest.raises(TypeError, match="hx must be None or a tuple of 2 initial states"):
         nn.Recurrent(LSTM(), C, H)(np.ones((T, N, C)), np.zeros((1, N, H)))
-    with pytest.raises(ValueError, match=r"c0.*the width of the part 'c'"):
+    with pytest.raises(ValueError, match=r"hx\[1\] \(part 'c'\).*the width of the part 'c'"):
         nn.Recurrent(LSTM(), C, H)(np.ones((T, N, C)), (None, np.zeros((1, N, H + 1))))
     with pytest.raises(TypeError, match="no torch counterpart"):
         nn.Recurrent(Elman(), C, H).to_torch()

@@ -113,8 +113,8 @@ class _Recurrent(_Module):
             x = mg.swapaxes(x, 0, 1)
         T, N = x.shape[:2]
         state0 = tuple(
-            self._check_state(f"{part}0", value, part, N, batched)
-            for part, value in zip(self._states, state0)
+            self._check_state(self._state_name(k, part), value, part, N, batched)
+            for k, (part, value) in enumerate(zip(self._states, state0))
         )
         lengths = self._check_lengths(lengths, T, N, batched)
         p, vp = (self.dropout, self.variational_dropout) if self.training else (0.0, 0.0)
@@ -174,6 +174,10 @@ class _Recurrent(_Module):
         if not batched:
             return output[:, 0], tuple(final[:, 0] for final in finals)
         return (mg.swapaxes(output, 0, 1) if self.batch_first else output), finals
+
+    def _state_name(self, k, part):
+        """The name of the initial value of state part ``part`` (the k-th), in errors."""
+        return f"{part}0"
 
     def _dropout_mask(self, shape, dtype, p):
         """torch's dropout: each element kept with probability 1 - p and scaled by 1/(1 - p)."""
@@ -431,6 +435,14 @@ class Recurrent(_Recurrent):
         """Not available: torch has no module for a user's cell."""
         raise TypeError(f"{type(self).__name__} has no torch counterpart: to_torch is for GRU, RNN and LSTM")
 
+    def _state_name(self, k, part):
+        return "hx" if len(self._states) == 1 else f"hx[{k}] (part {part!r})"
+
     def __repr__(self) -> str:
-        args = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._torch_args)
-        return f"{type(self).__name__}({type(self.cell).__name__}(), {args}, dtype={self.dtype.name})"
+        args = [f"{name}={getattr(self, name)!r}" for name in self._torch_args]
+        args += [
+            f"{name}={getattr(self, name)!r}"
+            for name in ("variational_dropout", "zoneout")
+            if getattr(self, name)
+        ]
+        return f"{type(self).__name__}({self.cell!r}, {', '.join(args)}, dtype={self.dtype.name})"

@@ -39,6 +39,9 @@ class GRUOp(RecurrentOp):
         and with it ``s.creator``, during ``backward``: read them before.
     bp_lim : None or int
         The truncation this call's backward uses.
+    zoneout_masks : None or tuple of ndarray
+        Zoneout's masks while training, one (T, N, width) array per state part (1 where a
+        unit keeps its previous value); None without zoneout or out of training.
     """
 
     dropout_masks: DropoutMasks | None

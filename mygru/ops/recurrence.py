@@ -97,6 +97,8 @@ class _CellChecked(Checked):
         if u.ndim != 2 or u.shape[0] != self.C:
             raise ValueError(f"{first} must have shape (C, D) with C = {self.C} from X, got shape {u.shape}")
         self.D = self.P = u.shape[1]
+        if not self.D:
+            raise ValueError(f"{first} must have at least one column (D >= 1), got shape {u.shape}")
         sizes = {"C": self.C, "D": self.D, "N": self.N}
         why = {"C": "C from X", "D": f"D from {first}", "N": "N from X"}
         for name in expected[: len(expected) - len(weights)]:
@@ -219,6 +221,9 @@ class RecurrenceOp(RecurrentOp):
         values 0 or 1/(1 − p). Read them before ``backward``.
     bp_lim : None or int
         The truncation this call's backward uses.
+    zoneout_masks : None or tuple of ndarray
+        Zoneout's masks while training, one (T, N, width) array per state part (1 where a
+        unit keeps its previous value); None without zoneout or out of training.
     """
 
     dropout_masks: dict[str, np.ndarray] | None  # type: ignore[assignment]  # a dict here

@@ -31,6 +31,9 @@ class RNNOp(RecurrentOp):
         The masks this call drew (None without dropout); read them before ``backward``.
     bp_lim : None or int
         The truncation this call's backward uses.
+    zoneout_masks : None or tuple of ndarray
+        Zoneout's masks while training, one (T, N, width) array per state part (1 where a
+        unit keeps its previous value); None without zoneout or out of training.
     """
 
     dropout_masks: RNNDropoutMasks | None

@@ -258,3 +258,28 @@ def test_large_work_arrays_and_states_start_on_a_cache_line():
     params = [rng.normal(size=s) for s in [(8, 128), (128, 128), (128,)] * 3]
     s = mygru.gru(X, *params)
     assert s.data.ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("T, min_bytes", [(50, 64 * 2**10), (1, 0)])
+def test_a_dropped_work_array_is_freed_not_kept(T, min_bytes):
+    """``drop`` takes a work array's buffer out of what the kernel gives back, for a large
+    buffer (an aligned view of the array that owns it) and a small one (numpy's own)."""
+    from mygru._kernels import LSTM
+
+    saved = mygru.workspace.min_bytes
+    mygru.workspace.min_bytes = min_bytes
+    try:
+        rng = np.random.default_rng(0)
+        N, C, D = 32, 4, 128
+        params = {
+            k + g: rng.normal(size=s) for g in "oifg" for k, s in (("U", (C, D)), ("W", (D, D)), ("b", (D,)))
+        }
+        k = LSTM.build(rng.normal(size=(T, N, C)), params, (np.zeros((N, D)),) * 2)
+        Tc = k.Tc
+        before = len(k._taken)
+        assert any(np.shares_memory(Tc, buf) for buf in k._taken)
+        k.drop("Tc")
+        assert len(k._taken) == before - 1 and not any(np.shares_memory(Tc, buf) for buf in k._taken)
+        k.release()
+    finally:
+        mygru.workspace.min_bytes = saved

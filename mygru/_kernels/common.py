@@ -643,8 +643,10 @@ class Recurrence:
                     if a is not None:
                         roots.add(id(a if a.base is None else a.base))
             setattr(self, name, None)
-        if roots:  # (a taken buffer is an aligned view: its base is the array that owns it)
-            self._taken = [buf for buf in self._taken if id(buf.base) not in roots]
+        if roots:  # (a large taken buffer is an aligned view: its base owns the memory)
+            self._taken = [
+                buf for buf in self._taken if id(buf if buf.base is None else buf.base) not in roots
+            ]
 
     def release(self):
         """Give the work arrays back to the workspace, for the next call to reuse.

@@ -238,3 +238,48 @@ def test_threads_calling_the_ops_at_once_get_their_own_numbers(monkeypatch):
 
     assert in_threads(work) == []
     assert_held_is_exact(mygru.workspace)
+
+
+def test_large_work_arrays_and_states_start_on_a_cache_line():
+    """Arrays of 64 KiB and more start on a 64-byte boundary (numpy's own start 16 bytes
+    into one), kept buffers and fresh ones alike, and so do the states a kernel returns;
+    a kept buffer comes back aligned."""
+    from mygru._kernels.workspace import aligned_empty
+
+    ws, taken = Workspace(limit=2**24, min_bytes=0), []
+    for shape in [(1, 16384), (100, 333), (51, 32, 128)]:
+        a = ws.empty(shape, np.dtype(np.float32), taken)
+        assert a.ctypes.data % 64 == 0 and a.shape == shape and a.flags.c_contiguous
+    ws.give(taken)
+    assert ws.empty((100, 333), np.dtype(np.float32), taken).ctypes.data % 64 == 0
+    assert aligned_empty((51, 32, 128), F64).ctypes.data % 64 == 0
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 32, 8))
+    params = [rng.normal(size=s) for s in [(8, 128), (128, 128), (128,)] * 3]
+    s = mygru.gru(X, *params)
+    assert s.data.ctypes.data % 64 == 0
+
+
+@pytest.mark.parametrize("T, min_bytes", [(50, 64 * 2**10), (1, 0)])
+def test_a_dropped_work_array_is_freed_not_kept(T, min_bytes):
+    """``drop`` takes a work array's buffer out of what the kernel gives back, for a large
+    buffer (an aligned view of the array that owns it) and a small one (numpy's own)."""
+    from mygru._kernels import LSTM
+
+    saved = mygru.workspace.min_bytes
+    mygru.workspace.min_bytes = min_bytes
+    try:
+        rng = np.random.default_rng(0)
+        N, C, D = 32, 4, 128
+        params = {
+            k + g: rng.normal(size=s) for g in "oifg" for k, s in (("U", (C, D)), ("W", (D, D)), ("b", (D,)))
+        }
+        k = LSTM.build(rng.normal(size=(T, N, C)), params, (np.zeros((N, D)),) * 2)
+        Tc = k.Tc
+        before = len(k._taken)
+        assert any(np.shares_memory(Tc, buf) for buf in k._taken)
+        k.drop("Tc")
+        assert len(k._taken) == before - 1 and not any(np.shares_memory(Tc, buf) for buf in k._taken)
+        k.release()
+    finally:
+        mygru.workspace.min_bytes = saved

@@ -82,7 +82,7 @@ from itertools import repeat
 
 import numpy as np
 
-from .workspace import workspace
+from .workspace import aligned_empty, workspace
 
 __all__ = ["Recurrence", "sigmoid_negated", "sigmoid_negated_loop", "unflat"]
 
@@ -252,7 +252,7 @@ class Recurrence:
 
         # the states, one array per part (with lengths the kernel's own, sorted: forward
         # returns new copies)
-        make = np.empty if self.order is None else lambda shape, dtype: self.empty(shape)
+        make = aligned_empty if self.order is None else lambda shape, dtype: self.empty(shape)
         self.S = tuple(make((T + 1, N, w), self.dtype) for w in self.widths)
         for S, part in zip(self.S, s0):
             S[0] = part
@@ -347,12 +347,13 @@ class Recurrence:
         """New C-contiguous arrays dS, one per state part, holding ``grad`` (the caller's,
         one array per part or None for zeros, never written to, in any layout: the
         truncated passes view dS's cells as stacked rows)."""
-        return tuple(
-            np.zeros(S.shape, self.dtype)
-            if g is None
-            else np.array(g, dtype=self.dtype, copy=True, order="C")
-            for g, S in zip(grad, self.S)
-        )
+        out = tuple(aligned_empty(S.shape, self.dtype) for S in self.S)  # (see workspace.py)
+        for d, g in zip(out, grad):
+            if g is None:
+                d.fill(0)
+            else:
+                np.copyto(d, g, casting="unsafe")
+        return out
 
     def _scales(self, gates):
         """Per column of a side-by-side array: −1 for the sigmoid gates, else 1."""
@@ -644,8 +645,10 @@ class Recurrence:
                     if a is not None:
                         roots.add(id(a if a.base is None else a.base))
             setattr(self, name, None)
-        if roots:
-            self._taken = [buf for buf in self._taken if id(buf) not in roots]
+        if roots:  # (a large taken buffer is an aligned view: its base owns the memory)
+            self._taken = [
+                buf for buf in self._taken if id(buf if buf.base is None else buf.base) not in roots
+            ]
 
     def release(self):
         """Give the work arrays back to the workspace, for the next call to reuse.

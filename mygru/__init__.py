@@ -7,6 +7,8 @@
   optional projection), the same way, returning the hidden and the cell states.
 - :class:`Cell` / :func:`recurrence` / :class:`RecurrenceOp`: your own cell (its step
   and step back in numpy) on the same drivers, with everything the built-in cells have.
+- :mod:`mygru.cells`: more cells written that way: MGU, IndRNN, PeepholeLSTM,
+  LayerNormLSTM.
 - :mod:`mygru.nn`: torch-compatible GRU, RNN, LSTM, GRUCell, RNNCell and LSTMCell modules.
 - :func:`check_cell`: a cell's backward against finite differences, and the operation
   on it against a plain loop over its steps.
@@ -15,7 +17,7 @@
   ``.limit``, ``.held``).
 """
 
-from . import nn
+from . import cells, nn
 from ._kernels.workspace import Workspace, workspace
 from .cell import Cell
 from .cellcheck import check_cell
@@ -44,6 +46,7 @@ __all__ = [
     "RNNOp",
     "RecurrenceOp",
     "Workspace",
+    "cells",
     "check_cell",
     "gradcheck",
     "gru",

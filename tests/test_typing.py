@@ -20,7 +20,7 @@ from mygrad.operation_base import Operation
 import mygru
 
 # every public namespace and what it exports; the classes' methods are found below
-NAMESPACES = ["mygru", "mygru.nn", "mygru.ops", "mygru.gradcheck", "mygru._kernels.workspace"]
+NAMESPACES = ["mygru", "mygru.cells", "mygru.nn", "mygru.ops", "mygru.gradcheck", "mygru._kernels.workspace"]
 
 
 def _functions_of(cls):
@@ -86,6 +86,10 @@ def test_the_public_api_is_found():
         "mygru.nn._module._Module.parameters (get)",
         "mygru._kernels.workspace.Workspace.limit (set)",
         "mygru._kernels.workspace.Workspace.clear",
+        "mygru.cells.indrnn.IndRNN.__init__",
+        "mygru.cells.layernorm_lstm.LayerNormLSTM.step_backward",
+        "mygru.cells.peephole_lstm.PeepholeLSTM.shapes",
+        "mygru.cells.mgu.MGU.step",
     ]:
         assert expected in names
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from typing_extensions import assert_type
 
     import mygru
-    from mygru import nn
+    from mygru import cells, nn
 
     X = np.zeros((5, 2, 3))
     params = (np.zeros((3, 4)), np.zeros((4, 4)), np.zeros(4))
@@ -39,6 +39,14 @@ if TYPE_CHECKING:
     assert_type(layers(X, lengths=[5, 2])[0], Tensor)
     assert_type(layers.eval(), nn.Recurrent)
     nn.Recurrent(Identity, 3, 4)  # type: ignore[arg-type]
+
+    assert_type(cells.IndRNN(nonlinearity="tanh").shapes(3, 4), dict[str, tuple[int, ...]])
+    cells.IndRNN(nonlinearity="sigmoid")  # type: ignore[arg-type]
+    cells.PeepholeLSTM(cifg=True)
+    cells.PeepholeLSTM(cifg="yes")  # type: ignore[arg-type]
+    mygru.recurrence(cells.LayerNormLSTM(), X, {}, rng=0)
+    mygru.check_cell(cells.MGU())
+    assert_type(cells.LayerNormLSTM().init("gamma_x", (16,), 4, np.random.default_rng(0)), np.ndarray)
 
     m = nn.GRU(3, 4, num_layers=2, dtype=np.float64, rng=np.random.default_rng(0))
     output, h_n = m(X, lengths=[5, 2])

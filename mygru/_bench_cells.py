@@ -218,20 +218,20 @@ def cell_table(found, size, dtypes, repeat):
     rows = []
     blocks = (
         (
-            "the GRU written plainly as a user cell (mygru.recurrence) and mygru.gru; ratio = user cell / mygru.gru",
+            "the GRU as a user's mygru.Cell on mygru.recurrence; ratio = its time / mygru.gru's",
             ("user cell", "mygru.gru", "user / gru"),
             (("gru", gru_cases),),
         ),
         (
-            "mygru.cells on mygru.recurrence and the same cell in torch, looped in Python with autograd;"
-            " ratio = torch loop / mygru",
+            "mygru.cells on mygru.recurrence and the same cell looped in torch with autograd;"
+            " ratio = torch / mygru",
             ("mygru", "torch loop", "vs torch"),
             (("mgu", mgu_cases), ("layernorm_lstm", layernorm_lstm_cases)),
         ),
     )
     for title, (mine, other, label), cells in blocks:
         print(title)
-        head = f"{'cell':14} {'size':7} {'dtype':8} {'pass':8} {mine:>10} {other:>10} {label:>10}"
+        head = f"{'cell':14} {'size':7} {'dtype':8} {'pass':8} {mine:>11} {other:>11} {label:>11}"
         print(head)
         print("-" * len(head))
         for cell, make in cells:
@@ -241,8 +241,8 @@ def cell_table(found, size, dtypes, repeat):
                     t = {name: med[name][k] if name in med else None for name in (mine, other)}
                     ratio = fmt_ratio(t[mine], t[other]) if cell == "gru" else fmt_ratio(t[other], t[mine])
                     print(
-                        f"{cell:14} {size:7} {dtype:8} {pass_:8} {fmt_ms(t[mine]):>10} {fmt_ms(t[other]):>10}"
-                        f" {ratio:>10}"
+                        f"{cell:14} {size:7} {dtype:8} {pass_:8} {fmt_ms(t[mine]):>11} {fmt_ms(t[other]):>11}"
+                        f" {ratio:>11}"
                     )
                     rows.append(dict(cell=cell, size=size, dtype=dtype, pass_=pass_, seconds=t))
     return rows

@@ -125,7 +125,11 @@ def gru_cases(size, dtype, torch=None, seed=0):
 def torch_mgu(torch, params):
     """The MGU as a torch module, looped in Python: the input projections of all steps in
     one product before the loop, then per step the cell's three equations; returns the
-    states stacked, s (T+1, N, D), s[0] = 0. The weights are copies of ``params``."""
+    states stacked, s (T+1, N, D), s[0] = 0. The weights are copies of ``params``.
+
+    The steps' projections are taken with ``unbind``, as torch's ``custom_lstms.py`` takes
+    its inputs: indexing ``a[t]`` instead makes autograd add a zero gradient of the
+    whole (T, N, 2D) tensor for every step, which doubles the backward at the course size."""
 
     class MGU(torch.nn.Module):
         def __init__(self):
@@ -139,9 +143,9 @@ def torch_mgu(torch, params):
             af, ah = (x @ self.U + self.b).chunk(2, dim=-1)
             s = x.new_zeros(x.shape[1], self.Wf.shape[0])
             states = [s]
-            for t in range(x.shape[0]):
-                f = torch.sigmoid(af[t] + s @ self.Wf)
-                h = torch.tanh(ah[t] + (f * s) @ self.Wh)
+            for af_t, ah_t in zip(af.unbind(0), ah.unbind(0)):
+                f = torch.sigmoid(af_t + s @ self.Wf)
+                h = torch.tanh(ah_t + (f * s) @ self.Wh)
                 s = (1 - f) * s + f * h
                 states.append(s)
             return torch.stack(states)
@@ -153,8 +157,9 @@ def torch_layernorm_lstm(torch, params):
     """The layer-norm LSTM as a torch module, looped in Python (the cell of torch's
     ``benchmarks/fastrnns/custom_lstms.py``, with :class:`mygru.cells.LayerNormLSTM`'s
     equations): the input projections of all steps and their layer norm in one call each
-    before the loop, then per step the layer norm of S_{t-1} W, the gates, c_t and
-    S_t = O ⊙ tanh(LN(c_t)); returns the states s (T+1, N, D), s[0] = 0."""
+    before the loop, then per step (``unbind``, see :func:`torch_mgu`) the layer norm of
+    S_{t-1} W, the gates, c_t and S_t = O ⊙ tanh(LN(c_t)); returns the states s
+    (T+1, N, D), s[0] = 0."""
     ln = torch.nn.functional.layer_norm
 
     class LayerNormLSTM(torch.nn.Module):
@@ -171,8 +176,8 @@ def torch_layernorm_lstm(torch, params):
             ax = ln(x @ self.U, (4 * D,), self.gamma_x, self.beta_x, LN_EPS)
             s = c = x.new_zeros(x.shape[1], D)
             states = [s]
-            for t in range(x.shape[0]):
-                z = ax[t] + ln(s @ self.W, (4 * D,), self.gamma_h, self.beta_h, LN_EPS)
+            for ax_t in ax.unbind(0):
+                z = ax_t + ln(s @ self.W, (4 * D,), self.gamma_h, self.beta_h, LN_EPS)
                 i, f, g, o = z.chunk(4, dim=1)
                 c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
                 s = torch.sigmoid(o) * torch.tanh(ln(c, (D,), self.gamma_c, self.beta_c, LN_EPS))

@@ -1,4 +1,5 @@
-r"""The independently recurrent neural network (Li et al. 2018): each unit its own loop."""
+r"""The independently recurrent neural network (Li et al. 2018): each unit its own
+loop."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ class IndRNN(Cell):
 
     with :math:`f` = relu or tanh and :math:`u` (D,) a vector, not a matrix.
 
-    Parameters (of :func:`mygru.recurrence`): ``U`` (C, D), ``b`` (D,), ``u`` (D,). The
-    state is one array (N, D). ``u`` has no DropConnect mask (DropConnect drops matrix
-    weights); ``dropout`` masks the input projection.
+    The ``params`` of :func:`mygru.recurrence`: ``U`` (C, D), ``b`` (D,), ``u`` (D,).
+    The state is one array (N, D). ``u`` has no DropConnect mask (DropConnect drops
+    matrix weights); ``dropout`` masks the input projection.
 
     Parameters
     ----------
@@ -34,12 +35,12 @@ class IndRNN(Cell):
     Notes
     -----
     Back through one step, :math:`dS_{t-1} = dP_t \odot u` with :math:`P_t` the
-    pre-activation: each unit's gradient is multiplied by its own :math:`u_n f'` at every
-    step, so over T steps by :math:`u_n^T` (times the slopes), which stays bounded when
-    :math:`|u_n| \le 1`. The paper keeps :math:`|u_n|^T` within a chosen bound for this
-    reason. A module draws ``u`` uniform in (0, 1) (``init``, which overrides
-    :meth:`mygru.Cell.init` for ``u``), which keeps :math:`|u_n|^T \le 1` for any T. (The
-    authors' code for the adding problem draws the first layer's ``u`` uniform in
+    pre-activation: each unit's gradient is multiplied by its own :math:`u_n f'` at
+    every step, so over T steps by :math:`u_n^T` (times the slopes), which stays bounded
+    when :math:`|u_n| \le 1`. The paper keeps :math:`|u_n|^T` within a chosen bound for
+    this reason. A module draws ``u`` uniform in (0, 1) (``init``, which overrides
+    :meth:`mygru.Cell.init` for ``u``), which keeps :math:`|u_n|^T \le 1` for any T.
+    (The authors' code for the adding problem draws the first layer's ``u`` uniform in
     :math:`(0, 2^{1/T})`.)
 
     References
@@ -54,14 +55,20 @@ class IndRNN(Cell):
 
     def __init__(self, nonlinearity: Literal["relu", "tanh"] = "relu") -> None:
         if nonlinearity not in ("relu", "tanh"):
-            raise ValueError(f"nonlinearity must be 'relu' or 'tanh', got {nonlinearity!r}")
+            raise ValueError(
+                f"nonlinearity must be 'relu' or 'tanh', got {nonlinearity!r}"
+            )
         self.nonlinearity = nonlinearity
 
     def shapes(self, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
         return {"u": (hidden_size,)}
 
     def init(
-        self, name: str, shape: tuple[int, ...], hidden_size: int, rng: np.random.Generator
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        hidden_size: int,
+        rng: np.random.Generator,
     ) -> np.ndarray:
         if name == "u":
             return rng.uniform(0, 1, size=shape)

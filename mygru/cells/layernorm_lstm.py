@@ -22,15 +22,19 @@ def normalize(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centred * rstd, rstd
 
 
-def normalize_backward(dv_hat: np.ndarray, v_hat: np.ndarray, rstd: np.ndarray) -> np.ndarray:
-    """dv from dv̂ for v̂ = normalize(v): rstd ⊙ (dv̂ − mean(dv̂) − v̂ ⊙ mean(dv̂ ⊙ v̂))."""
+def normalize_backward(
+    dv_hat: np.ndarray, v_hat: np.ndarray, rstd: np.ndarray
+) -> np.ndarray:
+    """dv from dv̂ for v̂ = normalize(v), over the last axis:
+    rstd ⊙ (dv̂ − mean(dv̂) − v̂ ⊙ mean(dv̂ ⊙ v̂))."""
     mean_d = dv_hat.mean(axis=-1, keepdims=True)
     mean_dv = (dv_hat * v_hat).mean(axis=-1, keepdims=True)
     return rstd * (dv_hat - mean_d - v_hat * mean_dv)
 
 
 class LayerNormLSTM(Cell):
-    r"""The LSTM with layer normalisation of its gates' two inputs and of its cell state.
+    r"""The LSTM with layer normalisation of its gates' two inputs and of its cell
+    state.
 
     .. math::
 
@@ -47,10 +51,10 @@ class LayerNormLSTM(Cell):
     with the input projections :math:`A^g_t = X_t U_g` that :func:`mygru.recurrence`
     makes (no biases: the betas shift the normalised values instead). Each LN works on
     one row at a time, over its last axis: the mean and the (biased) variance of the
-    input part and of the hidden part are taken over all 4D gate pre-activations at once,
-    those of the cell state over its D units.
+    input part and of the hidden part are taken over all 4D gate pre-activations at
+    once, those of the cell state over its D units.
 
-    Parameters (of :func:`mygru.recurrence`): ``Ui``, ``Uf``, ``Ug``, ``Uo`` (C, D);
+    The ``params`` of :func:`mygru.recurrence`: ``Ui``, ``Uf``, ``Ug``, ``Uo`` (C, D);
     ``Wi``, ``Wf``, ``Wg``, ``Wo`` (D, D); ``gamma_x``, ``beta_x``, ``gamma_h``,
     ``beta_h`` (4D,), in the gate order i, f, g, o; ``gamma_c``, ``beta_c`` (D,). A
     module starts the gammas at 1 and the betas at 0. The state is the pair (S, c), each
@@ -63,19 +67,36 @@ class LayerNormLSTM(Cell):
     """
 
     gates = ("i", "f", "g", "o")
-    weights = ("Wi", "Wf", "Wg", "Wo", "gamma_x", "beta_x", "gamma_h", "beta_h", "gamma_c", "beta_c")
+    weights = (
+        "Wi",
+        "Wf",
+        "Wg",
+        "Wo",
+        "gamma_x",
+        "beta_x",
+        "gamma_h",
+        "beta_h",
+        "gamma_c",
+        "beta_c",
+    )
     state = ("s", "c")
     bias = False
 
     def shapes(self, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
         D = hidden_size
         shapes: dict[str, tuple[int, ...]] = {f"W{g}": (D, D) for g in self.gates}
-        shapes.update({name: (4 * D,) for name in ("gamma_x", "beta_x", "gamma_h", "beta_h")})
+        shapes.update(
+            {name: (4 * D,) for name in ("gamma_x", "beta_x", "gamma_h", "beta_h")}
+        )
         shapes.update({"gamma_c": (D,), "beta_c": (D,)})
         return shapes
 
     def init(
-        self, name: str, shape: tuple[int, ...], hidden_size: int, rng: np.random.Generator
+        self,
+        name: str,
+        shape: tuple[int, ...],
+        hidden_size: int,
+        rng: np.random.Generator,
     ) -> np.ndarray:
         if name.startswith("gamma"):
             return np.ones(shape)
@@ -84,7 +105,10 @@ class LayerNormLSTM(Cell):
         return super().init(name, shape, hidden_size, rng)
 
     def step(
-        self, p: Mapping[str, np.ndarray], a: Mapping[str, np.ndarray], state: tuple[np.ndarray, ...]
+        self,
+        p: Mapping[str, np.ndarray],
+        a: Mapping[str, np.ndarray],
+        state: tuple[np.ndarray, ...],
     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple]:
         s, c = state
         W = np.concatenate([p[f"W{g}"] for g in self.gates], axis=1)  # (D, 4D)
@@ -108,11 +132,18 @@ class LayerNormLSTM(Cell):
         dN = ds * O * (1 - tanh_n**2)
         dc = dc + normalize_backward(dN * p["gamma_c"], c_hat, c_rstd)
         dZ = np.concatenate(
-            [dc * G * I * (1 - I), dc * c * F * (1 - F), dc * I * (1 - G**2), ds * tanh_n * O * (1 - O)],
+            [
+                dc * G * I * (1 - I),
+                dc * c * F * (1 - F),
+                dc * I * (1 - G**2),
+                ds * tanh_n * O * (1 - O),
+            ],
             axis=1,
         )
         dA = normalize_backward(dZ * p["gamma_x"], x_hat, x_rstd)
-        dSW = normalize_backward(dZ * p["gamma_h"], h_hat, h_rstd)  # d(S_{t-1} W), (n, 4D)
+        dSW = normalize_backward(
+            dZ * p["gamma_h"], h_hat, h_rstd
+        )  # d(S_{t-1} W), (n, 4D)
         W = np.concatenate([p[f"W{g}"] for g in self.gates], axis=1)
         dW = np.split(s.T @ dSW, 4, axis=1)
         dp = {f"W{g}": dWg for g, dWg in zip(self.gates, dW)}

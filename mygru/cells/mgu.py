@@ -13,8 +13,8 @@ __all__ = ["MGU"]
 
 
 class MGU(Cell):
-    r"""The minimal gated unit: the GRU with one forget gate doing the work of both of its
-    gates.
+    r"""The minimal gated unit: the GRU with one forget gate doing the work of both of
+    its gates.
 
     .. math::
 
@@ -25,8 +25,8 @@ class MGU(Cell):
     with the input projections :math:`A^g_t = X_t U_g + b_g` that
     :func:`mygru.recurrence` makes for the gates ``"f"`` and ``"h"``.
 
-    Parameters (of :func:`mygru.recurrence`): ``Uf``, ``Uh`` (C, D); ``bf``, ``bh`` (D,);
-    ``Wf``, ``Wh`` (D, D). The state is one array (N, D).
+    The ``params`` of :func:`mygru.recurrence`: ``Uf``, ``Uh`` (C, D); ``bf``, ``bh``
+    (D,); ``Wf``, ``Wh`` (D, D). The state is one array (N, D).
 
     References
     ----------

@@ -30,10 +30,10 @@ class PeepholeLSTM(Cell):
     :math:`c_t`, the input and forget gates at the old one.
 
     With ``cifg=True`` the input gate is coupled to the forget gate,
-    :math:`I_t = 1 - F_t`: the cell writes exactly as much as it forgets, and there is no
-    gate ``"i"``, no ``Wi`` and no ``pi``.
+    :math:`I_t = 1 - F_t`: the cell writes exactly as much as it forgets, and there is
+    no gate ``"i"``, no ``Wi`` and no ``pi``.
 
-    Parameters (of :func:`mygru.recurrence`): ``Ui``, ``Uf``, ``Ug``, ``Uo`` (C, D);
+    The ``params`` of :func:`mygru.recurrence`: ``Ui``, ``Uf``, ``Ug``, ``Uo`` (C, D);
     ``bi``, ``bf``, ``bg``, ``bo`` (D,); ``Wi``, ``Wf``, ``Wg``, ``Wo`` (D, D); the
     peepholes ``pi``, ``pf``, ``po`` (D,), which DropConnect leaves alone. The state is
     the pair (S, c), each (N, D).
@@ -48,9 +48,9 @@ class PeepholeLSTM(Cell):
     F. A. Gers, N. N. Schraudolph and J. Schmidhuber, "Learning precise timing with LSTM
     recurrent networks", Journal of Machine Learning Research 3 (2002), 115–143.
 
-    K. Greff, R. K. Srivastava, J. Koutník, B. R. Steunebrink and J. Schmidhuber, "LSTM:
-    a search space odyssey", IEEE Transactions on Neural Networks and Learning Systems 28
-    (2017), 2222–2232 (the peephole LSTM as written above, and CIFG).
+    K. Greff, R. K. Srivastava, J. Koutník, B. R. Steunebrink and J. Schmidhuber,
+    "LSTM: a search space odyssey", IEEE Transactions on Neural Networks and Learning
+    Systems 28 (2017), 2222–2232 (the peephole LSTM as written above, and CIFG).
     """
 
     state = ("s", "c")
@@ -60,14 +60,19 @@ class PeepholeLSTM(Cell):
             raise TypeError(f"cifg must be True or False, got {cifg!r}")
         self.cifg = cifg
         self.gates = ("f", "g", "o") if cifg else ("i", "f", "g", "o")
-        self.weights = tuple(f"W{g}" for g in self.gates) + tuple(f"p{g}" for g in self.gates if g != "g")
+        self.weights = tuple(f"W{g}" for g in self.gates) + tuple(
+            f"p{g}" for g in self.gates if g != "g"
+        )
 
     def shapes(self, input_size: int, hidden_size: int) -> dict[str, tuple[int, ...]]:
         D = hidden_size
         return {w: (D,) if w[0] == "p" else (D, D) for w in self.weights}
 
     def step(
-        self, p: Mapping[str, np.ndarray], a: Mapping[str, np.ndarray], state: tuple[np.ndarray, ...]
+        self,
+        p: Mapping[str, np.ndarray],
+        a: Mapping[str, np.ndarray],
+        state: tuple[np.ndarray, ...],
     ) -> tuple[tuple[np.ndarray, np.ndarray], tuple]:
         s, c = state
         F = sigmoid(a["f"] + s @ p["Wf"] + p["pf"] * c)
@@ -84,7 +89,7 @@ class PeepholeLSTM(Cell):
         ds, dc = dstate  # dc: what reaches c_t from outside and from cell t+1
         s, c, I, F, G, c_new, O, tanh_c = cache
         dAo = ds * tanh_c * O * (1 - O)
-        # c_t is used twice more inside the cell: by S_t and by the output gate's peephole
+        # c_t is used twice more in this cell: by S_t and by the output gate's peephole
         dc = dc + ds * O * (1 - tanh_c**2) + dAo * p["po"]
         dG = dc * I
         if self.cifg:  # c_t = F c_{t-1} + (1 - F) G

@@ -493,7 +493,8 @@ def main(argv=None):
         "with torch.nn.LSTM; at the course size, the GRU written as a user cell against mygru.gru, "
         "and mygru.cells' MGU and LayerNormLSTM against the same cells looped in torch), in one "
         "process, interleaved, at one BLAS and torch thread. "
-        "Each row reports medians and the peer/mygru time ratios (> 1: mygru is faster). "
+        "Each row reports medians and the peer/mygru time ratios (> 1: mygru is faster; "
+        "the user cell's rows: its time over mygru.gru's). "
         "A peer that is not installed is reported as missing.",
     )
     sizes = ", ".join(f"{name} {shape}" for name, shape in SIZES.items())

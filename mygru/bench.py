@@ -1,5 +1,6 @@
 """``python -m mygru bench``: mygru side by side with mygrad's gru and torch.nn.GRU
-(and mygru.lstm with torch.nn.LSTM).
+(and mygru.lstm with torch.nn.LSTM; at the course size, cells on mygru.recurrence with
+the built-in gru and with torch loops, see ``_bench_cells``).
 
 All implementations run in one process on the same data, interleaved, at one
 BLAS / torch thread; each row reports medians and the peer/mygru time ratios
@@ -489,8 +490,11 @@ def main(argv=None):
     parser = Parser(
         prog="python -m mygru bench",
         description="Time mygru side by side with mygrad's gru and torch.nn.GRU (and mygru.lstm "
-        "with torch.nn.LSTM), in one process, interleaved, at one BLAS and torch thread. "
-        "Each row reports medians and the peer/mygru time ratios (> 1: mygru is faster). "
+        "with torch.nn.LSTM; at the course size, the GRU written as a user cell against mygru.gru, "
+        "and mygru.cells' MGU and LayerNormLSTM against the same cells looped in torch), in one "
+        "process, interleaved, at one BLAS and torch thread. "
+        "Each row reports medians and the peer/mygru time ratios (> 1: mygru is faster; "
+        "the user cell's rows: its time over mygru.gru's). "
         "A peer that is not installed is reported as missing.",
     )
     sizes = ", ".join(f"{name} {shape}" for name, shape in SIZES.items())
@@ -556,6 +560,10 @@ def main(argv=None):
                 results["roofline"] = dict(fraction=frac, sgemm_flops=peak)
 
     results["lstm_rows"] = lstm_table(found, args.sizes, dtypes, args.repeat)
+    if "course" in args.sizes:
+        from ._bench_cells import cell_table
+
+        results["cell_rows"] = cell_table(found, "course", dtypes, args.repeat)
 
     if "long" in args.sizes:
         X, params, grad = make_case("long", "float32")

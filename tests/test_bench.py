@@ -41,7 +41,7 @@ def test_table_and_json_with_the_peers_missing(no_peers, tmp_path, capsys):
     for r, line in zip(data["rows"], rows):
         assert r["seconds"]["mygrad"] is None and r["seconds"]["torch"] is None
         assert r["seconds"]["mygru"] * 1e3 == pytest.approx(float(line[3]), abs=1e-3)
-    assert "cold_start" not in data and "memory" not in data
+    assert "cold_start" not in data and "memory" not in data and "cell_rows" not in data
     # the LSTM's rows: mygru's time, no torch time, no ratio
     lstm = [line.split() for line in text.splitlines() if line.startswith("lstm ")]
     assert [r[:4] for r in lstm] == [
@@ -175,6 +175,24 @@ def test_new_rows_in_the_table_and_json(no_peers, monkeypatch, tmp_path, capsys)
     assert set(lengths["seconds"]) == set(LENGTH_CASES)
     assert set(data["lengths_lstm"]["float32"]["seconds"]) == {k.replace("GRU", "LSTM") for k in LENGTH_CASES}
     assert "mygru.nn.LSTM without lengths" in text
+    # the user-cell rows: the GRU against mygru.gru, the cells with no torch loop
+    cells = [
+        line.split()
+        for line in text.splitlines()
+        if line.split()[:2] in (["gru", "course"], ["mgu", "course"])
+    ]
+    assert len(cells) == 4 and all(float(c[4]) > 0 for c in cells)
+    assert all(float(c[5]) > 0 and c[6].endswith("x") for c in cells[:2])
+    assert all(c[5:] == ["—", "—"] for c in cells[2:])
+    assert [(r["cell"], r["dtype"], r["pass_"]) for r in data["cell_rows"]] == [
+        (cell, "float32", pass_) for cell in ("gru", "mgu", "layernorm_lstm") for pass_ in ("fwd", "fwd+bwd")
+    ]
+    assert [set(r["seconds"]) for r in data["cell_rows"][::2]] == [
+        {"user cell", "mygru.gru"},
+        {"mygru", "torch loop"},
+        {"mygru", "torch loop"},
+    ]
+    assert all(r["seconds"]["torch loop"] is None for r in data["cell_rows"][2:])
     assert lengths["size"] == "course" and 0.25 <= lengths["fraction"] <= 1
     assert data["end_to_end"] == {
         "course": {"mygru": run, "mygrad": "failed", "torch": dict(run, wall=4.0), "steps": 300}
@@ -208,3 +226,103 @@ def test_module_rows_run(kind):
         fwd(), fwd_bwd()
     if importlib.util.find_spec("torch") is not None:
         assert f"torch.nn.{kind}" in cases
+
+
+def _grads(tensors, gates, names):
+    """mygru's parameter gradients under a torch module's parameter names: "U", "b", "W"
+    the gates' blocks side by side, any other its own."""
+    out = {}
+    for name in names:
+        if name in tensors:
+            out[name] = tensors[name].grad
+        else:
+            out[name] = np.concatenate([tensors[f"{name}{g}"].grad for g in gates], axis=-1)
+    return out
+
+
+@pytest.mark.parametrize("cell", ["mgu", "layernorm_lstm"])
+def test_the_torch_loop_of_a_cell_gives_the_same_states_and_gradients(cell):
+    """In float64, the torch module of a cell row and mygru.cells' cell on mygru.recurrence
+    give the same states and the same gradient of every parameter, from the same dL/ds."""
+    import mygrad as mg
+
+    import mygru
+    from mygru import _bench_cells as bc
+    from mygru.cells import MGU, LayerNormLSTM
+
+    torch = pytest.importorskip("torch")
+    if cell == "mgu":
+        X, params, grad = bc.named_case("small", "float64", "fh")
+        ours, theirs, gates = MGU(), bc.torch_mgu(torch, params), "fh"
+    else:
+        X, params, grad = bc.layernorm_lstm_case("small", "float64")
+        ours, theirs, gates = LayerNormLSTM(), bc.torch_layernorm_lstm(torch, params), "ifgo"
+    tensors = {k: mg.tensor(v) for k, v in params.items()}
+    s = mygru.recurrence(ours, X, tensors)
+    s = s[0] if isinstance(s, tuple) else s
+    s.backward(grad)
+    st = theirs(torch.from_numpy(X))
+    st.backward(torch.from_numpy(grad))
+    np.testing.assert_allclose(st.detach().numpy(), s.data, rtol=1e-12, atol=1e-12)
+    named = dict(theirs.named_parameters())
+    mine = _grads(tensors, gates, named)
+    assert len(named) >= 4 and sum(p.numel() for p in named.values()) == sum(v.size for v in params.values())
+    for name, p in named.items():
+        np.testing.assert_allclose(p.grad.numpy(), mine[name], rtol=1e-10, atol=1e-10, err_msg=name)
+
+
+def test_the_gru_as_a_user_cell_equals_mygru_gru():
+    """The GRU row's user cell computes what mygru.gru does (float64): states and gradients."""
+    import mygrad as mg
+
+    import mygru
+    from mygru import _bench_cells as bc
+
+    X, params, grad = bc.named_case("small", "float64", "zrh")
+    for mine, peer in zip(params.values(), bench.make_case("small", "float64")[1], strict=True):
+        np.testing.assert_array_equal(mine, peer)  # the GRU rows' case
+    ours = {k: mg.tensor(v) for k, v in params.items()}
+    builtin = {k: mg.tensor(v) for k, v in params.items()}
+    s = mygru.recurrence(bc.PlainGRU(), X, ours)
+    s.backward(grad)
+    ref = mygru.gru(X, *builtin.values())
+    ref.backward(grad)
+    np.testing.assert_allclose(s.data, ref.data, rtol=1e-12, atol=1e-12)
+    for name in params:
+        np.testing.assert_allclose(ours[name].grad, builtin[name].grad, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("with_torch", [False, True])
+def test_cell_cases_run(with_torch):
+    """Each cell row's closures run at the tiny size; the torch loops only with torch."""
+    from mygru import _bench_cells as bc
+
+    torch = pytest.importorskip("torch") if with_torch else None
+    for make, names in (
+        (bc.gru_cases, ["user cell", "mygru.gru"]),
+        (bc.mgu_cases, ["mygru"] + ["torch loop"] * with_torch),
+        (bc.layernorm_lstm_cases, ["mygru"] + ["torch loop"] * with_torch),
+    ):
+        cases = make("tiny", "float32", torch)
+        assert list(cases) == names
+        for fwd, fwd_bwd in cases.values():
+            fwd(), fwd_bwd()
+
+
+def test_cell_table_with_torch(monkeypatch, capsys):
+    """With torch, every cell row has both times and a ratio (printed and returned)."""
+    from mygru import _bench_cells as bc
+
+    torch = pytest.importorskip("torch")
+    monkeypatch.setitem(bench.SIZES, "course", (4, 2, 3, 4))
+    rows = bc.cell_table({"torch": torch}, "course", ["float64"], repeat=1)
+    assert [(r["cell"], r["pass_"]) for r in rows] == [
+        (cell, pass_) for cell in ("gru", "mgu", "layernorm_lstm") for pass_ in ("fwd", "fwd+bwd")
+    ]
+    assert all(t > 0 for r in rows for t in r["seconds"].values())
+    lines = [
+        line.split()
+        for line in capsys.readouterr().out.splitlines()
+        if line.split()[:1] in (["mgu"], ["gru"])
+    ]
+    assert len(lines) == 4 and all(line[-1].endswith("x") and line[-1] != "—" for line in lines)

@@ -2,6 +2,7 @@
 
 - the GRU written plainly as a user cell (:class:`PlainGRU`) against the built-in
   :func:`mygru.gru`, on the same parameters and data as the bench's GRU rows;
+- :func:`mygru.gru` with zoneout against the same without (zoneout's cost);
 - :class:`mygru.cells.MGU` and :class:`mygru.cells.LayerNormLSTM` against the same cell
   written with torch tensors and looped in Python with autograd (what a torch user writes
   for a cell torch does not have), with the same weights and data.
@@ -15,7 +16,7 @@ import numpy as np
 from .bench import fmt_ms, fmt_ratio, make_case, median_times
 from .cell import Cell
 
-__all__ = ["PlainGRU", "cell_table", "gru_cases", "layernorm_lstm_cases", "mgu_cases"]
+__all__ = ["PlainGRU", "cell_table", "gru_cases", "layernorm_lstm_cases", "mgu_cases", "zoneout_cases"]
 
 LN_EPS = 1e-5  # torch's LayerNorm's, and mygru.cells.LayerNormLSTM's
 
@@ -118,6 +119,24 @@ def gru_cases(size, dtype, torch=None, seed=0):
     order = list(params)  # mygru.gru's argument order
     return {
         "user cell": _mygru_runners(lambda X, p: mygru.recurrence(cell, X, p), X, params, grad),
+        "mygru.gru": _mygru_runners(lambda X, p: mygru.gru(X, *(p[k] for k in order)), X, params, grad),
+    }
+
+
+def zoneout_cases(size, dtype, torch=None, seed=0, rate=0.1):
+    """The zoneout row: "zoneout" (:func:`mygru.gru` with ``zoneout=rate`` in training: a
+    fresh mask every step, the blend and its backward) and "mygru.gru" without it, on the
+    same parameters and data."""
+    import mygru
+
+    X, params, grad = named_case(size, dtype, "zrh", seed)
+    order = list(params)
+
+    def zoned(X, p):
+        return mygru.gru(X, *(p[k] for k in order), zoneout=rate, rng=seed)
+
+    return {
+        "zoneout": _mygru_runners(zoned, X, params, grad),
         "mygru.gru": _mygru_runners(lambda X, p: mygru.gru(X, *(p[k] for k in order)), X, params, grad),
     }
 
@@ -228,6 +247,11 @@ def cell_table(found, size, dtypes, repeat):
             (("gru", gru_cases),),
         ),
         (
+            "mygru.gru with zoneout=0.1 (training); ratio = its time / mygru.gru's without",
+            ("zoneout", "mygru.gru", "zoneout/gru"),
+            (("gru_zoneout", zoneout_cases),),
+        ),
+        (
             "mygru.cells on mygru.recurrence and the same cell looped in torch with autograd;"
             " ratio = torch / mygru",
             ("mygru", "torch loop", "vs torch"),
@@ -244,7 +268,10 @@ def cell_table(found, size, dtypes, repeat):
                 med = median_times(make(size, dtype, torch), repeat)
                 for k, pass_ in enumerate(("fwd", "fwd+bwd")):
                     t = {name: med[name][k] if name in med else None for name in (mine, other)}
-                    ratio = fmt_ratio(t[mine], t[other]) if cell == "gru" else fmt_ratio(t[other], t[mine])
+                    # (a cost: this time over the built-in's; a race: the peer's over ours)
+                    ratio = (
+                        fmt_ratio(t[mine], t[other]) if other == "mygru.gru" else fmt_ratio(t[other], t[mine])
+                    )
                     print(
                         f"{cell:14} {size:7} {dtype:8} {pass_:8} {fmt_ms(t[mine]):>11} {fmt_ms(t[other]):>11}"
                         f" {ratio:>11}"

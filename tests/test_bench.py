@@ -179,20 +179,23 @@ def test_new_rows_in_the_table_and_json(no_peers, monkeypatch, tmp_path, capsys)
     cells = [
         line.split()
         for line in text.splitlines()
-        if line.split()[:2] in (["gru", "course"], ["mgu", "course"])
+        if line.split()[:2] in (["gru", "course"], ["gru_zoneout", "course"], ["mgu", "course"])
     ]
-    assert len(cells) == 4 and all(float(c[4]) > 0 for c in cells)
-    assert all(float(c[5]) > 0 and c[6].endswith("x") for c in cells[:2])
-    assert all(c[5:] == ["—", "—"] for c in cells[2:])
+    assert len(cells) == 6 and all(float(c[4]) > 0 for c in cells)
+    assert all(float(c[5]) > 0 and c[6].endswith("x") for c in cells[:4])
+    assert all(c[5:] == ["—", "—"] for c in cells[4:])
     assert [(r["cell"], r["dtype"], r["pass_"]) for r in data["cell_rows"]] == [
-        (cell, "float32", pass_) for cell in ("gru", "mgu", "layernorm_lstm") for pass_ in ("fwd", "fwd+bwd")
+        (cell, "float32", pass_)
+        for cell in ("gru", "gru_zoneout", "mgu", "layernorm_lstm")
+        for pass_ in ("fwd", "fwd+bwd")
     ]
     assert [set(r["seconds"]) for r in data["cell_rows"][::2]] == [
         {"user cell", "mygru.gru"},
+        {"zoneout", "mygru.gru"},
         {"mygru", "torch loop"},
         {"mygru", "torch loop"},
     ]
-    assert all(r["seconds"]["torch loop"] is None for r in data["cell_rows"][2:])
+    assert all(r["seconds"]["torch loop"] is None for r in data["cell_rows"][4:])
     assert lengths["size"] == "course" and 0.25 <= lengths["fraction"] <= 1
     assert data["end_to_end"] == {
         "course": {"mygru": run, "mygrad": "failed", "torch": dict(run, wall=4.0), "steps": 300}
@@ -300,6 +303,7 @@ def test_cell_cases_run(with_torch):
     torch = pytest.importorskip("torch") if with_torch else None
     for make, names in (
         (bc.gru_cases, ["user cell", "mygru.gru"]),
+        (bc.zoneout_cases, ["zoneout", "mygru.gru"]),
         (bc.mgu_cases, ["mygru"] + ["torch loop"] * with_torch),
         (bc.layernorm_lstm_cases, ["mygru"] + ["torch loop"] * with_torch),
     ):
@@ -317,12 +321,14 @@ def test_cell_table_with_torch(monkeypatch, capsys):
     monkeypatch.setitem(bench.SIZES, "course", (4, 2, 3, 4))
     rows = bc.cell_table({"torch": torch}, "course", ["float64"], repeat=1)
     assert [(r["cell"], r["pass_"]) for r in rows] == [
-        (cell, pass_) for cell in ("gru", "mgu", "layernorm_lstm") for pass_ in ("fwd", "fwd+bwd")
+        (cell, pass_)
+        for cell in ("gru", "gru_zoneout", "mgu", "layernorm_lstm")
+        for pass_ in ("fwd", "fwd+bwd")
     ]
     assert all(t > 0 for r in rows for t in r["seconds"].values())
     lines = [
         line.split()
         for line in capsys.readouterr().out.splitlines()
-        if line.split()[:1] in (["mgu"], ["gru"])
+        if line.split()[:1] in (["mgu"], ["gru"], ["gru_zoneout"])
     ]
-    assert len(lines) == 4 and all(line[-1].endswith("x") and line[-1] != "—" for line in lines)
+    assert len(lines) == 6 and all(line[-1].endswith("x") and line[-1] != "—" for line in lines)

@@ -144,3 +144,24 @@ def test_a_cell_class_is_tried_once_per_setting_not_per_instance():
     Counted.rows.clear()
     mygru.recurrence(cell, X, p)
     assert Counted.rows == [6, 2, 2, 2]
+
+
+def test_a_forward_with_no_backward_to_follow_keeps_no_caches(monkeypatch):
+    """Under mg.no_autodiff (or with every input constant) no backward can come: the
+    steps' caches are not stored."""
+    from mygru._kernels.cell import CellKernel
+
+    kept = []
+    release = CellKernel.release
+
+    def spy(self):
+        kept.append(len(self._cache))
+        release(self)
+
+    monkeypatch.setattr(CellKernel, "release", spy)
+    X, p = np.ones((3, 2, 2)), {"U": mg.tensor(np.ones((2, 5))), "b": mg.zeros(5), "W": mg.tensor(np.eye(5))}
+    with mg.no_autodiff:
+        mygru.recurrence(Elman(), X, p)
+    mygru.recurrence(Elman(), X, {k: v.data for k, v in p.items()})  # every input constant
+    mygru.recurrence(Elman(), X, p).sum().backward()
+    assert kept == [0, 0, 2]  # the Elman cell's cache holds two arrays

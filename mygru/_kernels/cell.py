@@ -154,12 +154,13 @@ class CellKernel(Recurrence):
             s_new, cache = result = cell.step(p, a, prev[0] if one else prev)
             if self._cache is None:  # the first step: check what the cell returns, keep room
                 s_new, cache = check_step(cell, result, rows, self.widths)
-                self._cache = [self.empty((self.T * self.N, *c.shape[1:]), c.dtype) for c in cache]
+                shapes = [(self.T * self.N, *c.shape[1:]) for c in cache] if self.backward_follows else []
+                self._cache = [self.empty(shape, c.dtype) for shape, c in zip(shapes, cache)]
             elif one:
                 s_new = (s_new,)
             for dst, src in zip(new, s_new):
                 np.copyto(dst, src)
-            for dst, src in zip(self._cache, cache):
+            for dst, src in zip(self._cache, cache):  # (none when no backward follows)
                 dst[o[i] : o[i + 1]] = src
 
         return step, (*self._A, range(self.T))

@@ -189,6 +189,7 @@ class Recurrence:
     blocks_in: tuple[tuple[str, int, int], ...] = (("P", 0, 1),)
     chunk_rows = 256  # the full BPTT loop takes the cells about this many rows (J·N) at a time
     reads_prev_states = True  # the backward reads S_{t-1} packed (``Sp``)
+    backward_follows = True  # False: forward only (a kernel may then keep less)
 
     def __init__(self, X, U, b, W, s0, mask_U=None, mask_W=None, lengths=None):
         T, N, C = X.shape

@@ -520,9 +520,10 @@ class RecurrentOp(Operation):
         if zone is not None:
             kernel.set_zoneout(zone)
         self.bp_lim = checked.bp_lim
-        S = kernel.forward()
         # keep the activations only if a backward pass can come
-        self._kernel = kernel if keep and _track.TRACK_GRAPH else None
+        kernel.backward_follows = keep and _track.TRACK_GRAPH
+        S = kernel.forward()
+        self._kernel = kernel if kernel.backward_follows else None
         if self._kernel is None:
             kernel.release()  # its work arrays go back to the workspace
         # the parts' outputs (weak references, set by ``apply``) and what reaches the

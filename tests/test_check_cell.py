@@ -136,3 +136,10 @@ def test_recurrence_and_a_user_cell_with_no_rows_and_bp_lim():
     s = mygru.recurrence(Elman(), np.ones((4, 0, 3)), p, bp_lim=1)
     s.sum().backward()
     assert s.shape == (5, 0, 4) and not p["W"].grad.any() and p["U"].grad.shape == (3, 4)
+
+
+def test_a_recurrence_with_no_hidden_units_is_refused_by_the_input_weights_name():
+    with pytest.raises(ValueError, match=r"U must have at least one column \(D >= 1\)"):
+        mygru.recurrence(
+            Elman(), np.ones((2, 2, 3)), {"U": np.ones((3, 0)), "b": np.zeros(0), "W": np.ones((0, 0))}
+        )

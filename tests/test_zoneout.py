@@ -236,3 +236,9 @@ def test_a_module_refuses_a_bad_zoneout_by_name():
         nn.LSTM(C, D, zoneout=(0.1, 0.2, 0.3))
     with pytest.raises(ValueError, match=r"zoneout must be in \[0, 1\)"):
         nn.GRU(C, D, zoneout=1.5)
+
+
+def test_training_must_be_a_bool_named():
+    X, params, s0, _ = problem(ref.GRU_NAMES, (D,), seed=10)
+    with pytest.raises(TypeError, match="training must be True or False, got 1"):
+        call("gru", X, params, s0, training=1)

@@ -413,6 +413,15 @@ class Recurrence:
 
         return zoned
 
+    def _backward_cell(self, cells, out, rows):
+        """The cell's ``backward_cell``, under zoneout wrapped by ``_zoned_back`` with the
+        ``cells``' masks as the last views: what every backward loop calls."""
+        back, arrays = self.backward_cell(cells, out, rows)
+        if self.zone is None:
+            return back, arrays
+        masks = (self.span(m, cells) if m.ndim else m for m in self.zone)
+        return self._zoned_back(back, rows), (*arrays, *masks)
+
     def _zoned_back(self, back, rows):
         """``back`` under zoneout: the cell gets (1 − M_t) ⊙ dS_t, and what it sends back to
         S_{t-1} gains M_t ⊙ dS_t (the masks come as the last views)."""
@@ -476,11 +485,8 @@ class Recurrence:
             if not rows:
                 continue
             live = [d[part.start : part.stop + 1, :rows] for d in dS]
-            back, arrays = self.backward_cell(part, self.G, rows)
+            back, arrays = self._backward_cell(part, self.G, rows)
             J, c = part.stop - part.start, [a[:rows] for a in carry]
-            if self.zone is not None:
-                back = self._zoned_back(back, rows)
-                arrays = (*arrays, *(self.span(m, part) if m.ndim else m for m in self.zone))
             views = zip(*[unflat(a, J, rows)[::-1] if a.ndim else repeat(a, J) for a in arrays])
             if len(live) == 1:  # one part: no tuples of parts in the loop (a microsecond a step)
                 (d,), (ci,) = live, c
@@ -551,10 +557,7 @@ class Recurrence:
         drops = [part.stop - 1 for part, _ in self.segments(slice(0, T))[:-1]]
         for p in range(1, bp_lim + 1):
             n = T - p + 1  # cells 1 .. n (blocks 0 .. n-1) still carry such terms
-            back, arrays = self.backward_cell(slice(0, n), work, o[n])
-            if self.zone is not None:
-                back = self._zoned_back(back, o[n])
-                arrays = (*arrays, *(m[: o[n]] if m.ndim else m for m in self.zone))
+            back, arrays = self._backward_cell(slice(0, n), work, o[n])
             # block i: terms at state i, p steps back
             back(*(a[: o[n]] for a in A), *(b[: o[n]] for b in B), *arrays)
             self._add_packed(dS, B, slice(0, n))
@@ -577,10 +580,7 @@ class Recurrence:
         if self.packed_rows:
             self._finished_totals(dS, bp_lim)
         # the gate gradients, from the truncated totals of the states the cells produce
-        back, arrays = self.backward_cell(slice(0, T), self.G, o[T])
-        if self.zone is not None:
-            back = self._zoned_back(back, o[T])
-            arrays = (*arrays, *self.zone)
+        back, arrays = self._backward_cell(slice(0, T), self.G, o[T])
         back(*(self.pack(d[1:], out=a) for d, a in zip(dS, A)), *(None for _ in A), *arrays)
 
     def state_grads(self, grad, bp_lim=None, need=frozenset()):

@@ -179,7 +179,7 @@ class Checked:
     def masks(self, fields, shapes=None):
         """Draw one dropout mask per field, in order: a dict from the field to its mask of
         the field's shape in ``shapes`` (default: "U…" (N, D), "W…" (P, D)), values 0 or
-        1/(1-p) in the compute dtype; None without dropout."""
+        1/(1-p) in the compute dtype; None without dropout or out of training."""
         if not self.dropout or not self.training:
             return None
         keep = 1.0 - self.dropout
